@@ -1,0 +1,1063 @@
+/*
+ * compact.c — leveled compaction in three roles:
+ *
+ *   scheduler     pick_job(): scores the levels and the tables and picks
+ *                 one job, under db->mu.  Order: manual requests, the
+ *                 emergency (a table more than emergency_dead_ratio dead),
+ *                 size (L0 by file count, L1+ by bytes over target),
+ *                 tombstone density, then bottommost tables whose garbage
+ *                 the cutoff now lets go.
+ *   executor      run_job(): merges a job's input tables into new tables
+ *                 without holding db->mu, with its own table handles,
+ *                 applying the garbage-collection rules below.
+ *   orchestrator  worker_main(): waits for work, reserves the two levels a
+ *                 job touches (jobs never share a level), runs it, applies
+ *                 its result to the manifest in one edit, and checks for
+ *                 more work after every job; lsm_compact_maybe_schedule is
+ *                 called after every flush and snapshot release.
+ *
+ * GC rules for one user key, versions walked newest to oldest, where the
+ * pinned sequences split sequence space into stripes (a version is visible
+ * to the snapshots of its stripe) and C is the cutoff (oldest pin, or the
+ * last sequence when nothing is pinned):
+ *   1. a version in the same stripe as a newer kept version is dropped;
+ *   2. a point or range tombstone at or below C is dropped only when no
+ *      level below the output holds that key (else an older value would
+ *      come back), and what it shadows goes with it by rule 1;
+ *   3. a version covered by a newer range tombstone of its own stripe is
+ *      dropped;
+ *   4. one user key's versions never split across two output tables.
+ * Flushes (db.c) never drop anything.
+ *
+ * A cancelled or failed job removes its partial outputs; nothing is live
+ * until the edit naming it is durable.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "db_impl.h"
+
+enum job_kind { JOB_SIZE, JOB_DENSITY, JOB_EMERGENCY, JOB_BOTTOM, JOB_MANUAL };
+
+static const char *const job_names[] = {
+	"size", "tombstone-density", "emergency", "cutoff-moved", "manual",
+};
+
+typedef struct lsm_job {
+	uint64_t id;
+	enum job_kind kind;
+	int level;		/* input level */
+	int out_level;
+	lsm_file_meta **in[2];	/* inputs of level and out_level */
+	size_t nin[2];
+	uint64_t cutoff;
+	uint64_t *snaps;	/* pinned sequences, ascending */
+	size_t nsnaps;
+	double bloom_fpr;	/* informational; bits per key come from opts */
+	lsm_version *ver;	/* the version the job was picked from */
+	bool trivial;
+} lsm_job;
+
+struct manual_req {
+	int level;		/* level to compact from */
+	bool has_begin, has_end;
+	lsm_buf begin, end;
+	bool done;
+	bool picked;
+	int status;
+	struct manual_req *next;
+};
+
+struct held {
+	uint64_t number, bytes;
+};
+
+struct lsm_compaction_state {
+	pthread_t *threads;
+	int nthreads;
+	pthread_cond_t work_cv;
+	bool busy[LSM_MAX_LEVELS];
+	int running;
+	int paused;		/* lsm_compact_pause depth: no new jobs */
+	bool stop;
+	atomic_bool cancel;
+	uint64_t next_job_id;
+	struct manual_req *manual;
+	/* rate budget: a token bucket shared by the workers */
+	pthread_mutex_t rate_mu;
+	double tokens;
+	uint64_t last_refill;
+	/* per-table bytes kept only for pinned sequences */
+	struct held *held;
+	size_t nheld, capheld;
+	uint64_t last_cutoff;
+};
+
+/* ---- rate budget ------------------------------------------------------------ */
+
+static void rate_charge(lsm_db *db, uint64_t bytes)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	uint64_t rate = db->opt.compaction_rate;
+	if (!rate)
+		return;
+	pthread_mutex_lock(&cs->rate_mu);
+	for (;;) {
+		uint64_t now = db->env->now_micros(db->env);
+		cs->tokens += (double)(now - cs->last_refill) * (double)rate / 1e6;
+		if (cs->tokens > (double)rate)
+			cs->tokens = (double)rate;	/* at most one second of burst */
+		cs->last_refill = now;
+		if (cs->tokens >= 0 || atomic_load(&cs->cancel))
+			break;
+		uint64_t wait = (uint64_t)(-cs->tokens * 1e6 / (double)rate) + 1;
+		pthread_mutex_unlock(&cs->rate_mu);
+		db->env->sleep_micros(db->env, wait > 100000 ? 100000 : wait);
+		pthread_mutex_lock(&cs->rate_mu);
+	}
+	cs->tokens -= (double)bytes;
+	pthread_mutex_unlock(&cs->rate_mu);
+}
+
+/* ---- scoring and picking (scheduler) ------------------------------------------ */
+
+static uint64_t level_target(const lsm_db *db, int level)
+{
+	uint64_t t = db->opt.level_base_bytes;
+	for (int i = 1; i < level; i++)
+		t *= (uint64_t)db->opt.level_multiplier;
+	return t;
+}
+
+static double file_dead_ratio(const lsm_file_meta *f)
+{
+	if (!f->entries)
+		return f->range_deletions ? 1.0 : 0.0;
+	return (double)(f->deletions + f->range_deletions) / (double)f->entries;
+}
+
+/* Is level the last one holding any data in the user range of f? */
+static bool nothing_below(const lsm_version *v, int level, const lsm_db *db,
+			  lsm_slice lo, lsm_slice hi)
+{
+	for (int l = level + 1; l < db->opt.num_levels; l++)
+		if (lsm_version_overlaps(v, l, &lo, &hi))
+			return false;
+	return true;
+}
+
+static lsm_slice ukey_of(const lsm_buf *ik)
+{
+	return lsm_ikey_user(lsm_buf_slice(ik));
+}
+
+static void job_free(lsm_job *j)
+{
+	if (!j)
+		return;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < j->nin[k]; i++)
+			lsm_file_meta_unref(j->in[k][i]);
+		free(j->in[k]);
+	}
+	free(j->snaps);
+	if (j->ver)
+		lsm_version_unref(j->ver);
+	free(j);
+}
+
+static bool any_busy(lsm_file_meta **f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i]->being_compacted)
+			return true;
+	return false;
+}
+
+/* Fill job inputs: level files (given) and overlapping out_level files. */
+static int job_fill(lsm_db *db, lsm_job *j, lsm_file_meta **files, size_t n)
+{
+	lsm_version *v = db->current;
+	lsm_slice lo = {0}, hi = {0};
+	j->in[0] = files;
+	j->nin[0] = n;
+	for (size_t i = 0; i < n; i++) {
+		lsm_file_meta_ref(files[i]);
+		lsm_slice s = ukey_of(&files[i]->smallest), l = ukey_of(&files[i]->largest);
+		if (i == 0 || lsm_slice_cmp(s, lo) < 0)
+			lo = s;
+		if (i == 0 || lsm_slice_cmp(l, hi) > 0)
+			hi = l;
+	}
+	if (j->out_level != j->level) {
+		j->nin[1] = lsm_version_overlapping(v, j->out_level, &lo, &hi, &j->in[1]);
+		if (!j->in[1])
+			return -ENOMEM;
+		for (size_t i = 0; i < j->nin[1]; i++)
+			lsm_file_meta_ref(j->in[1][i]);
+	}
+	return 0;
+}
+
+static lsm_job *job_new(lsm_db *db, enum job_kind kind, int level, int out)
+{
+	lsm_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return NULL;
+	j->id = ++db->cs->next_job_id;
+	j->kind = kind;
+	j->level = level;
+	j->out_level = out;
+	j->bloom_fpr = 0.01;
+	return j;
+}
+
+/* A job over the given files of level into out; NULL if its inputs are
+ * busy.  Takes ownership of files (a malloc'd array). */
+static lsm_job *make_job(lsm_db *db, enum job_kind kind, int level, int out,
+			 lsm_file_meta **files, size_t n)
+{
+	lsm_job *j;
+	if (n == 0 || any_busy(files, n)) {
+		free(files);
+		return NULL;
+	}
+	j = job_new(db, kind, level, out);
+	if (!j) {
+		free(files);
+		return NULL;
+	}
+	if (job_fill(db, j, files, n) < 0 || any_busy(j->in[1], j->nin[1])) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static lsm_file_meta **one_file(lsm_file_meta *f)
+{
+	lsm_file_meta **a = malloc(sizeof *a);
+	if (a)
+		a[0] = f;
+	return a;
+}
+
+static lsm_job *pick_l0(lsm_db *db, enum job_kind kind)
+{
+	lsm_version *v = db->current;
+	lsm_file_meta **files = NULL;
+	/* All of L0 that overlaps the oldest file, closed under overlap. */
+	lsm_file_meta *oldest = v->files[0][v->nfiles[0] - 1];
+	lsm_slice lo = ukey_of(&oldest->smallest), hi = ukey_of(&oldest->largest);
+	size_t n = lsm_version_overlapping(v, 0, &lo, &hi, &files);
+	if (!files)
+		return NULL;
+	return make_job(db, kind, 0, 1, files, n);
+}
+
+static bool levels_free(struct lsm_compaction_state *cs, int a, int b)
+{
+	return !cs->busy[a] && !cs->busy[b];
+}
+
+/* Tables whose dead share is above ratio, largest share first. */
+static lsm_job *pick_dead(lsm_db *db, double ratio, enum job_kind kind, uint64_t cutoff)
+{
+	lsm_version *v = db->current;
+	struct lsm_compaction_state *cs = db->cs;
+	int last = db->opt.num_levels - 1;
+	double best = ratio;
+	int bl = -1;
+	lsm_file_meta *bf = NULL;
+	for (int l = 0; l < db->opt.num_levels; l++) {
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			lsm_file_meta *f = v->files[l][i];
+			double r = file_dead_ratio(f);
+			/* Only tables whose tombstones are all collectable:
+			 * otherwise compaction could not make progress. */
+			if (f->being_compacted || r <= best || f->max_seq > cutoff)
+				continue;
+			best = r;
+			bl = l;
+			bf = f;
+		}
+	}
+	if (!bf)
+		return NULL;
+	if (bl == 0)
+		return levels_free(cs, 0, 1) ? pick_l0(db, kind) : NULL;
+	bool bottom = bl == last || nothing_below(v, bl, db, ukey_of(&bf->smallest),
+						  ukey_of(&bf->largest));
+	int out = bottom ? bl : bl + 1;
+	if (!levels_free(cs, bl, out))
+		return NULL;
+	return make_job(db, kind, bl, out, one_file(bf), 1);
+}
+
+/* Bottommost tables holding tombstones that the cutoff now covers. */
+static lsm_job *pick_bottom(lsm_db *db, uint64_t cutoff)
+{
+	lsm_version *v = db->current;
+	for (int l = db->opt.num_levels - 1; l >= 1; l--) {
+		if (db->cs->busy[l])
+			continue;
+		for (size_t i = 0; i < v->nfiles[l]; i++) {
+			lsm_file_meta *f = v->files[l][i];
+			if (f->being_compacted || (!f->deletions && !f->range_deletions) ||
+			    f->max_seq > cutoff)
+				continue;
+			if (!nothing_below(v, l, db, ukey_of(&f->smallest), ukey_of(&f->largest)))
+				continue;
+			return make_job(db, JOB_BOTTOM, l, l, one_file(f), 1);
+		}
+	}
+	return NULL;
+}
+
+static lsm_job *pick_manual(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	for (struct manual_req *m = cs->manual; m; m = m->next) {
+		if (m->done || m->picked)
+			continue;
+		int out = m->level + 1 < db->opt.num_levels ? m->level + 1 : m->level;
+		if (!levels_free(cs, m->level, out))
+			continue;
+		lsm_slice b = lsm_buf_slice(&m->begin), e = lsm_buf_slice(&m->end);
+		lsm_file_meta **files = NULL;
+		size_t n = lsm_version_overlapping(db->current, m->level, m->has_begin ? &b : NULL,
+						   m->has_end ? &e : NULL, &files);
+		if (!files)
+			continue;
+		m->picked = true;
+		if (n == 0) {
+			free(files);
+			m->done = true;
+			pthread_cond_broadcast(&db->bg_cv);
+			continue;
+		}
+		lsm_job *j = make_job(db, JOB_MANUAL, m->level, out, files, n);
+		if (!j) {
+			m->picked = false;	/* busy: retry after the running job */
+			continue;
+		}
+		return j;
+	}
+	return NULL;
+}
+
+static lsm_job *pick_job(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	lsm_version *v = db->current;
+	uint64_t *snaps = NULL;
+	size_t nsnaps = 0;
+	uint64_t cutoff = lsm_db_snapshot_list(db, &snaps, &nsnaps);
+	lsm_job *j = NULL;
+
+	if (cs->paused) {
+		free(snaps);
+		return NULL;
+	}
+	j = pick_manual(db);
+	if (!j && !db->opt.disable_auto_compaction) {
+		j = pick_dead(db, db->opt.emergency_dead_ratio, JOB_EMERGENCY, cutoff);
+		if (!j) {
+			/* size: the level with the highest score >= 1 */
+			double best = 1.0;
+			int bl = -1;
+			for (int l = 0; l < db->opt.num_levels - 1; l++) {
+				double s = l == 0 ? (double)v->nfiles[0] / db->opt.l0_compaction_trigger
+						  : (double)lsm_version_level_bytes(v, l) /
+							    (double)level_target(db, l);
+				if (s >= best && levels_free(cs, l, l + 1)) {
+					best = s;
+					bl = l;
+				}
+			}
+			if (bl == 0) {
+				j = pick_l0(db, JOB_SIZE);
+			} else if (bl > 0) {
+				/* the first table not being compacted, in key order;
+				 * a round-robin pointer would spread work better */
+				for (size_t i = 0; !j && i < v->nfiles[bl]; i++)
+					if (!v->files[bl][i]->being_compacted)
+						j = make_job(db, JOB_SIZE, bl, bl + 1,
+							     one_file(v->files[bl][i]), 1);
+			}
+		}
+		if (!j)
+			j = pick_dead(db, db->opt.tombstone_density, JOB_DENSITY, cutoff);
+		if (!j)
+			j = pick_bottom(db, cutoff);
+	}
+	if (!j) {
+		free(snaps);
+		return NULL;
+	}
+	j->cutoff = cutoff;
+	j->snaps = snaps;
+	j->nsnaps = nsnaps;
+	j->ver = v;
+	lsm_version_ref(v);
+	/* A lone table with nothing to merge below moves without a rewrite,
+	 * unless the job exists to drop its garbage. */
+	if (j->out_level != j->level && j->nin[1] == 0 && j->nin[0] == 1 &&
+	    (j->kind == JOB_SIZE || j->kind == JOB_MANUAL)) {
+		/* (an L0 input set is closed under overlap, so a lone L0
+		 * table overlaps no other L0 table) */
+		j->trivial = true;
+	}
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < j->nin[k]; i++)
+			j->in[k][i]->being_compacted = true;
+	cs->busy[j->level] = cs->busy[j->out_level] = true;
+	return j;
+}
+
+/* ---- execution (executor) ------------------------------------------------------ */
+
+/* Index of the stripe of seq: the first pinned sequence >= seq
+ * (nsnaps means above every pin). */
+static size_t stripe(const lsm_job *j, uint64_t seq)
+{
+	size_t lo = 0, hi = j->nsnaps;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (j->snaps[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Can a level below the output hold ukey? */
+static bool below_holds(const lsm_db *db, const lsm_job *j, lsm_slice lo, lsm_slice hi)
+{
+	for (int l = j->out_level + 1; l < db->opt.num_levels; l++)
+		if (lsm_version_overlaps(j->ver, l, &lo, &hi))
+			return true;
+	return false;
+}
+
+struct out_table {
+	lsm_file_meta *meta;
+	lsm_table_builder *tb;
+	lsm_file *f;
+	char *path;
+	lsm_buf first_ukey;	/* the table's first user key */
+	uint64_t held;
+};
+
+struct job_run {
+	lsm_db *db;
+	lsm_job *j;
+	struct out_table *outs;
+	size_t nouts, capouts;
+	lsm_frag *frag;
+	uint64_t bytes_read, bytes_written, dropped, tomb_dropped, rtomb_dropped;
+	uint64_t held;
+	uint64_t charged;
+};
+
+static int open_output(struct job_run *r, lsm_slice first_ukey)
+{
+	lsm_db *db = r->db;
+	lsm_table_opts to;
+	struct out_table *o;
+	int rc;
+	if (r->nouts == r->capouts) {
+		size_t cap = r->capouts ? r->capouts * 2 : 4;
+		struct out_table *p = realloc(r->outs, cap * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		r->outs = p;
+		r->capouts = cap;
+	}
+	o = &r->outs[r->nouts];
+	memset(o, 0, sizeof *o);
+	o->meta = lsm_file_meta_new();
+	if (!o->meta)
+		return -ENOMEM;
+	pthread_mutex_lock(&db->mu);
+	o->meta->number = lsm_db_new_file_number(db);
+	lsm_db_pending_add(db, o->meta->number);
+	pthread_mutex_unlock(&db->mu);
+	r->nouts++;
+	o->path = lsm_fname(db->path, LSM_F_TABLE, o->meta->number);
+	if (!o->path)
+		return -ENOMEM;
+	LSM_TRY(lsm_buf_set(&o->first_ukey, first_ukey.data, first_ukey.size));
+	LSM_TRY(db->env->open(db->env, o->path, LSM_OPEN_WRITE, &o->f));
+	lsm_table_opts_from(&db->opt, &to);
+	rc = lsm_tb_new(db->env, o->f, o->path, &to, &o->tb);
+	return rc;
+}
+
+/* Clip the kept range tombstones to [lo, hi) (hi NULL: unbounded) and add
+ * them to the table being finished. */
+static int add_tombstones(struct job_run *r, struct out_table *o, const lsm_slice *lo,
+			  const lsm_slice *hi)
+{
+	lsm_frag *f = r->frag;
+	const lsm_job *j = r->j;
+	if (!f)
+		return 0;
+	size_t n = lsm_frag_count(f);
+	for (size_t i = lo ? lsm_frag_lower_bound(f, *lo) : 0; i < n; i++) {
+		lsm_slice b, e;
+		const uint64_t *seqs;
+		size_t ns;
+		lsm_frag_at(f, i, &b, &e, &seqs, &ns);
+		if (hi && lsm_slice_cmp(b, *hi) >= 0)
+			break;
+		if (lo && lsm_slice_cmp(b, *lo) < 0)
+			b = *lo;
+		if (hi && lsm_slice_cmp(e, *hi) > 0)
+			e = *hi;
+		if (lsm_slice_cmp(b, e) >= 0)
+			continue;
+		bool below = below_holds(r->db, j, b, e);
+		size_t last_stripe = (size_t)-1;
+		for (size_t k = 0; k < ns; k++) {
+			uint64_t s = seqs[k];	/* descending */
+			size_t st = stripe(j, s);
+			if (st == last_stripe)
+				continue;	/* shadowed within its stripe */
+			last_stripe = st;
+			if (s <= j->cutoff && !below)
+				continue;	/* collectable: dropped */
+			LSM_TRY(lsm_tb_add_rangedel(o->tb, b, e, s));
+		}
+	}
+	return 0;
+}
+
+static int finish_output(struct job_run *r, struct out_table *o, const lsm_slice *hi)
+{
+	lsm_db *db = r->db;
+	lsm_table_props props;
+	int rc;
+	lsm_slice lo = lsm_buf_slice(&o->first_ukey);
+	memset(&props, 0, sizeof props);
+	/* the first table also takes tombstones starting before its first key */
+	LSM_ERR(add_tombstones(r, o, o == r->outs ? NULL : &lo, hi));
+	if (lsm_tb_entries(o->tb) == 0 && lsm_tb_size_estimate(o->tb) == 0) {
+		/* no entries; a table of tombstones alone is still written */
+	}
+	LSM_ERR(lsm_tb_finish(o->tb, &props));
+	if (props.entries == 0 && props.range_deletions == 0) {
+		o->meta->size = 0;
+		goto err;
+	}
+	LSM_ERR(db->env->sync(db->env, o->f));
+	LSM_ERR(lsm_meta_from_props(o->meta, &props));
+	r->bytes_written += props.file_size;
+	rate_charge(db, props.file_size > r->charged ? props.file_size - r->charged : 0);
+	r->charged = 0;
+err:
+	lsm_table_props_free(&props);
+	lsm_tb_free(o->tb);
+	o->tb = NULL;
+	if (o->f) {
+		int c = db->env->close(db->env, o->f);
+		o->f = NULL;
+		if (rc == 0)
+			rc = c;
+	}
+	return rc;
+}
+
+static void discard_outputs(struct job_run *r, bool remove_files)
+{
+	lsm_db *db = r->db;
+	for (size_t i = 0; i < r->nouts; i++) {
+		struct out_table *o = &r->outs[i];
+		if (o->tb)
+			lsm_tb_free(o->tb);
+		if (o->f)
+			db->env->close(db->env, o->f);
+		if (remove_files && o->path)
+			db->env->remove(db->env, o->path);
+		pthread_mutex_lock(&db->mu);
+		lsm_db_pending_remove(db, o->meta->number);
+		pthread_mutex_unlock(&db->mu);
+		lsm_file_meta_unref(o->meta);
+		free(o->path);
+		lsm_buf_free(&o->first_ukey);
+	}
+	free(r->outs);
+	r->outs = NULL;
+	r->nouts = 0;
+}
+
+static int gather_inputs(struct job_run *r, lsm_it ***its, size_t *nits,
+			 lsm_table ***tables, size_t *ntables)
+{
+	lsm_db *db = r->db;
+	lsm_job *j = r->j;
+	size_t total = j->nin[0] + j->nin[1];
+	lsm_rangedel *rd = NULL;
+	size_t nrd = 0;
+	int rc = 0;
+	*its = calloc(total ? total : 1, sizeof **its);
+	*tables = calloc(total ? total : 1, sizeof **tables);
+	*nits = *ntables = 0;
+	if (!*its || !*tables)
+		return -ENOMEM;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < j->nin[k]; i++) {
+			lsm_file_meta *f = j->in[k][i];
+			char *path = lsm_fname(db->path, LSM_F_TABLE, f->number);
+			lsm_table *t;
+			if (!path)
+				return -ENOMEM;
+			/* the job's own handle, outside the shared caches */
+			rc = lsm_table_open(db->env, path, f->size, NULL, &t);
+			free(path);
+			if (rc < 0)
+				goto out;
+			(*tables)[(*ntables)++] = t;
+			r->bytes_read += f->size;
+			const lsm_rangedel *trd;
+			size_t tn = lsm_table_rangedels(t, &trd);
+			if (tn) {
+				lsm_rangedel *p = realloc(rd, (nrd + tn) * sizeof *p);
+				if (!p) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				rd = p;
+				memcpy(rd + nrd, trd, tn * sizeof *trd);
+				nrd += tn;
+			}
+			lsm_it *it = lsm_table_iter(t, false);
+			if (!it) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			(*its)[(*nits)++] = it;
+		}
+	}
+	if (nrd) {
+		r->frag = lsm_frag_new(rd, nrd);
+		if (!r->frag)
+			rc = -ENOMEM;
+	}
+out:
+	free(rd);
+	return rc;
+}
+
+static int run_job(struct job_run *r)
+{
+	lsm_db *db = r->db;
+	lsm_job *j = r->j;
+	lsm_it **its = NULL, *it = NULL;
+	lsm_table **tables = NULL;
+	size_t nits = 0, ntables = 0;
+	lsm_buf cur = {0};	/* current user key */
+	bool have_cur = false;
+	size_t last_stripe = 0;
+	bool have_kept = false;
+	uint64_t entries = 0;
+	int rc;
+
+	LSM_ERR(gather_inputs(r, &its, &nits, &tables, &ntables));
+	it = lsm_it_merge(its, nits, lsm_ikey_cmp);
+	free(its);
+	its = NULL;
+	if (!it) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it)) {
+		lsm_slice ik = lsm_it_key(it), uk;
+		uint64_t seq;
+		int type;
+		if ((++entries & 1023) == 0 && atomic_load(&db->cs->cancel)) {
+			rc = lsm_err(LSM_E_CANCELLED, "compaction job %llu cancelled",
+				     (unsigned long long)j->id);
+			goto err;
+		}
+		if (!lsm_ikey_parse(ik, &uk, &seq, &type)) {
+			rc = lsm_err(LSM_E_CORRUPT, "compaction job %llu: corrupt internal key",
+				     (unsigned long long)j->id);
+			goto err;
+		}
+		bool new_key = !have_cur || !lsm_slice_eq(uk, lsm_buf_slice(&cur));
+		if (new_key) {
+			LSM_ERR(lsm_buf_set(&cur, uk.data, uk.size));
+			have_cur = true;
+			have_kept = false;
+		}
+		size_t st = stripe(j, seq);
+		bool drop = false;
+		if (have_kept && st == last_stripe) {
+			drop = true;			/* rule 1 */
+		} else if (r->frag && seq < lsm_frag_cover(r->frag, uk, LSM_SEQ_MAX)) {
+			/* covered: dropped if a covering tombstone shares
+			 * its stripe (rule 3) */
+			uint64_t c = lsm_frag_cover(r->frag, uk, j->snaps && st < j->nsnaps
+									? j->snaps[st] : LSM_SEQ_MAX);
+			if (c > seq)
+				drop = true;
+		}
+		if (!drop && type == LSM_T_DEL && seq <= j->cutoff &&
+		    !below_holds(db, j, uk, uk)) {
+			drop = true;			/* rule 2 */
+			r->tomb_dropped++;
+			/* what it shadows falls under rule 1 */
+			have_kept = true;
+			last_stripe = st;
+			continue;
+		}
+		if (drop) {
+			r->dropped++;
+			if (type == LSM_T_DEL)
+				r->tomb_dropped++;
+			continue;
+		}
+		/* an older version, or a covered one, survives only because a
+		 * pinned sequence can still read it */
+		if (have_kept || (r->frag && lsm_frag_cover(r->frag, uk, LSM_SEQ_MAX) > seq))
+			r->held += ik.size + lsm_it_value(it).size;
+		have_kept = true;
+		last_stripe = st;
+		/* cut a new table only between user keys (rule 4) */
+		struct out_table *o = r->nouts ? &r->outs[r->nouts - 1] : NULL;
+		if (o && new_key && lsm_tb_size_estimate(o->tb) >= db->opt.target_file_size) {
+			o->held = r->held;
+			r->held = 0;
+			LSM_ERR(finish_output(r, o, &uk));
+			o = NULL;
+		}
+		if (!o || !o->tb) {
+			LSM_ERR(open_output(r, uk));
+			o = &r->outs[r->nouts - 1];
+		}
+		LSM_ERR(lsm_tb_add(o->tb, ik, lsm_it_value(it)));
+		uint64_t est = lsm_tb_size_estimate(o->tb);
+		if (est > r->charged + (256u << 10)) {
+			rate_charge(db, est - r->charged);
+			r->charged = est;
+		}
+	}
+	LSM_ERR(lsm_it_status(it));
+	/* range tombstones may outlive every point key */
+	if (r->nouts == 0 && r->frag) {
+		lsm_slice b, e;
+		const uint64_t *s;
+		size_t ns;
+		lsm_frag_at(r->frag, 0, &b, &e, &s, &ns);
+		LSM_ERR(open_output(r, b));
+	}
+	if (r->nouts && r->outs[r->nouts - 1].tb) {
+		r->outs[r->nouts - 1].held = r->held;
+		LSM_ERR(finish_output(r, &r->outs[r->nouts - 1], NULL));
+	}
+	rc = 0;
+err:
+	lsm_it_free(it);
+	if (its) {
+		for (size_t i = 0; i < nits; i++)
+			lsm_it_free(its[i]);
+		free(its);
+	}
+	for (size_t i = 0; i < ntables; i++)
+		lsm_table_close(tables[i]);
+	free(tables);
+	lsm_buf_free(&cur);
+	return rc;
+}
+
+static void held_set(struct lsm_compaction_state *cs, uint64_t number, uint64_t bytes)
+{
+	if (!bytes)
+		return;
+	if (cs->nheld == cs->capheld) {
+		size_t cap = cs->capheld ? cs->capheld * 2 : 16;
+		struct held *p = realloc(cs->held, cap * sizeof *p);
+		if (!p)
+			return;
+		cs->held = p;
+		cs->capheld = cap;
+	}
+	cs->held[cs->nheld].number = number;
+	cs->held[cs->nheld].bytes = bytes;
+	cs->nheld++;
+}
+
+/* Apply a finished job in one manifest edit.  REQUIRES: mu. */
+static int install_job(lsm_db *db, struct job_run *r)
+{
+	lsm_job *j = r->j;
+	lsm_version_edit e;
+	int rc;
+	lsm_edit_init(&e);
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < j->nin[k]; i++)
+			LSM_ERR(lsm_edit_del_file(&e, k ? j->out_level : j->level,
+						  j->in[k][i]->number));
+	if (j->trivial) {
+		lsm_file_meta *m = lsm_file_meta_dup(j->in[0][0]);
+		if (!m) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		rc = lsm_edit_add_file(&e, j->out_level, m);
+		lsm_file_meta_unref(m);
+		if (rc < 0)
+			goto err;
+	} else {
+		for (size_t i = 0; i < r->nouts; i++)
+			if (r->outs[i].meta->size > 0)
+				LSM_ERR(lsm_edit_add_file(&e, j->out_level, r->outs[i].meta));
+	}
+	LSM_ERR(lsm_db_log_and_apply(db, &e));
+	for (size_t i = 0; i < r->nouts; i++)
+		if (r->outs[i].meta->size > 0)
+			held_set(db->cs, r->outs[i].meta->number, r->outs[i].held);
+err:
+	lsm_edit_clear(&e);
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	lsm_db *db = arg;
+	struct lsm_compaction_state *cs = db->cs;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10); /* foreground first */
+	pthread_mutex_lock(&db->mu);
+	for (;;) {
+		lsm_job *j = NULL;
+		while (!cs->stop && !(db->bg_error == 0 && (j = pick_job(db))))
+			pthread_cond_wait(&cs->work_cv, &db->mu);
+		if (cs->stop) {
+			job_free(j);
+			break;
+		}
+		cs->running++;
+		struct job_run r;
+		memset(&r, 0, sizeof r);
+		r.db = db;
+		r.j = j;
+		int rc = 0;
+		pthread_mutex_unlock(&db->mu);
+		if (!j->trivial)
+			rc = run_job(&r);
+		pthread_mutex_lock(&db->mu);
+		if (rc == 0 && !cs->stop)
+			rc = install_job(db, &r);
+		else if (rc == 0)
+			rc = LSM_E_CANCELLED;
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < j->nin[k]; i++)
+				j->in[k][i]->being_compacted = false;
+		cs->busy[j->level] = cs->busy[j->out_level] = false;
+		cs->running--;
+		if (rc == 0) {
+			atomic_fetch_add(&db->st_compact_bytes, r.bytes_written);
+			atomic_fetch_add(&db->st_compact_read, j->trivial ? 0 : r.bytes_read);
+			atomic_fetch_add(&db->st_dropped, r.dropped);
+			atomic_fetch_add(&db->st_tomb_dropped, r.tomb_dropped);
+			atomic_fetch_add(&db->st_rtomb_dropped, r.rtomb_dropped);
+			if (j->trivial)
+				atomic_fetch_add(&db->st_trivial_moves, 1);
+			else
+				atomic_fetch_add(&db->st_compactions, 1);
+			lsm_log(db, "compaction %llu (%s) L%d->L%d: %zu+%zu tables in, %zu out, %llu bytes written, %llu entries dropped%s",
+				(unsigned long long)j->id, job_names[j->kind], j->level, j->out_level,
+				j->nin[0], j->nin[1], r.nouts, (unsigned long long)r.bytes_written,
+				(unsigned long long)r.dropped, j->trivial ? " (moved)" : "");
+		} else if (rc != LSM_E_CANCELLED) {
+			lsm_log(db, "compaction %llu failed: %s", (unsigned long long)j->id,
+				lsm_errdetail());
+			lsm_db_set_bg_error(db, rc);
+		}
+		pthread_mutex_unlock(&db->mu);
+		discard_outputs(&r, rc < 0);
+		lsm_frag_free(r.frag);
+		pthread_mutex_lock(&db->mu);
+		/* manual requests: a job for a level finishes that level */
+		if (j->kind == JOB_MANUAL) {
+			for (struct manual_req *m = cs->manual; m; m = m->next)
+				if (m->picked && !m->done && m->level == j->level) {
+					m->done = true;
+					m->status = rc;
+				}
+		}
+		job_free(j);
+		if (rc == 0)
+			lsm_db_remove_obsolete(db);
+		pthread_cond_broadcast(&db->bg_cv);
+		pthread_cond_broadcast(&cs->work_cv);	/* check for more work */
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+/* ---- the orchestrator's entry points -------------------------------------------- */
+
+int lsm_compact_init(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = calloc(1, sizeof *cs);
+	if (!cs)
+		return -ENOMEM;
+	pthread_cond_init(&cs->work_cv, NULL);
+	pthread_mutex_init(&cs->rate_mu, NULL);
+	atomic_init(&cs->cancel, false);
+	cs->last_refill = db->env->now_micros(db->env);
+	cs->threads = calloc((size_t)db->opt.compaction_threads, sizeof(pthread_t));
+	db->cs = cs;
+	if (!cs->threads)
+		return -ENOMEM;
+	for (int i = 0; i < db->opt.compaction_threads; i++) {
+		if (pthread_create(&cs->threads[i], NULL, worker_main, db) != 0)
+			return -EAGAIN;
+		cs->nthreads++;
+	}
+	return 0;
+}
+
+void lsm_compact_pause(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	if (!cs)
+		return;
+	cs->paused++;
+	while (cs->running > 0)
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+}
+
+void lsm_compact_resume(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	if (!cs)
+		return;
+	cs->paused--;
+	pthread_cond_broadcast(&cs->work_cv);
+}
+
+void lsm_compact_maybe_schedule(lsm_db *db)
+{
+	if (db->cs)
+		pthread_cond_broadcast(&db->cs->work_cv);
+}
+
+void lsm_compact_shutdown(lsm_db *db)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	if (!cs)
+		return;
+	pthread_mutex_lock(&db->mu);
+	cs->stop = true;
+	atomic_store(&cs->cancel, true);
+	pthread_cond_broadcast(&cs->work_cv);
+	for (struct manual_req *m = cs->manual; m; m = m->next)
+		if (!m->done) {
+			m->done = true;
+			m->status = lsm_err(LSM_E_CLOSED, "database is closing");
+		}
+	pthread_cond_broadcast(&db->bg_cv);
+	pthread_mutex_unlock(&db->mu);
+	for (int i = 0; i < cs->nthreads; i++)
+		pthread_join(cs->threads[i], NULL);
+	/* wait for manual callers to leave */
+	pthread_mutex_lock(&db->mu);
+	while (cs->manual)
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+	pthread_mutex_unlock(&db->mu);
+	free(cs->threads);
+	free(cs->held);
+	pthread_cond_destroy(&cs->work_cv);
+	pthread_mutex_destroy(&cs->rate_mu);
+	free(cs);
+	db->cs = NULL;
+}
+
+void lsm_compact_stats(lsm_db *db, lsm_stats *st)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	if (!cs)
+		return;
+	st->compactions_running = (uint64_t)cs->running;
+	for (size_t i = 0; i < cs->nheld; i++) {
+		bool live = false;
+		for (int l = 0; !live && l < LSM_MAX_LEVELS; l++)
+			for (size_t k = 0; k < db->current->nfiles[l]; k++)
+				if (db->current->files[l][k]->number == cs->held[i].number) {
+					live = true;
+					break;
+				}
+		if (live)
+			st->bytes_held_by_cutoff += cs->held[i].bytes;
+	}
+}
+
+/* Run one manual job at level over [begin, end) and wait for it. */
+static int manual_level(lsm_db *db, int level, const lsm_slice *begin,
+			const lsm_slice *end)
+{
+	struct lsm_compaction_state *cs = db->cs;
+	struct manual_req m;
+	int rc = 0;
+	memset(&m, 0, sizeof m);
+	m.level = level;
+	if (begin) {
+		m.has_begin = true;
+		if (lsm_buf_set(&m.begin, begin->data, begin->size) < 0)
+			return -ENOMEM;
+	}
+	if (end) {
+		m.has_end = true;
+		if (lsm_buf_set(&m.end, end->data, end->size) < 0) {
+			lsm_buf_free(&m.begin);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&db->mu);
+	m.next = cs->manual;
+	cs->manual = &m;
+	pthread_cond_broadcast(&cs->work_cv);
+	while (!m.done && !db->bg_error && !cs->stop)
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+	if (!m.done)
+		rc = db->bg_error ? db->bg_error : LSM_E_CLOSED;
+	else
+		rc = m.status;
+	for (struct manual_req **pp = &cs->manual; *pp; pp = &(*pp)->next)
+		if (*pp == &m) {
+			*pp = m.next;
+			break;
+		}
+	pthread_cond_broadcast(&db->bg_cv);
+	pthread_mutex_unlock(&db->mu);
+	lsm_buf_free(&m.begin);
+	lsm_buf_free(&m.end);
+	return rc;
+}
+
+int lsm_compact_manual(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
+{
+	int last = db->opt.num_levels - 1;
+	/* Each level in turn, down to the last, then the last level in place
+	 * so that its collectable tombstones go. */
+	for (int l = 0; l <= last; l++)
+		LSM_TRY(manual_level(db, l, begin, end));
+	return 0;
+}
+
+int lsm_compact_range(lsm_db *db, const void *begin, size_t blen,
+		      const void *end, size_t elen)
+{
+	lsm_slice b = lsm_slice_of(begin, blen), e = lsm_slice_of(end, elen);
+	if (db->read_only)
+		return lsm_err(LSM_E_NOTSUP, "store is open read-only");
+	LSM_TRY(lsm_flush(db, true));
+	return lsm_compact_manual(db, begin ? &b : NULL, end ? &e : NULL);
+}
