@@ -294,6 +294,8 @@ void lsm_iter_free(lsm_iter *di)
 static int add_rdels(lsm_rangedel **all, size_t *n, size_t *cap,
 		     const lsm_rangedel *rd, size_t nrd)
 {
+	if (nrd == 0)
+		return 0;
 	if (*n + nrd > *cap) {
 		size_t c = (*cap ? *cap * 2 : 16);
 		while (c < *n + nrd)
