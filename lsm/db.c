@@ -215,6 +215,9 @@ static int switch_memtable(lsm_db *db)
 	if (rc < 0)
 		goto err;
 	f = NULL;
+	/* The new log's name must be durable before a sync of the log can
+	 * promise durability to a writer. */
+	LSM_ERR(db->env->sync_dir(db->env, db->path));
 	m = lsm_mem_new();
 	imm = realloc(db->imm, (db->nimm + 1) * sizeof *imm);
 	if (!m || !imm) {
@@ -592,13 +595,15 @@ int lsm_get(lsm_db *db, const lsm_read_options *ro, const void *key,
 		size_t n = ver->nfiles[lv];
 		if (!n)
 			continue;
-		size_t i = lsm_version_find(ver->files[lv], n, k);
-		if (i >= n)
-			continue;
-		lsm_file_meta *f = ver->files[lv][i];
-		if (lsm_slice_cmp(k, lsm_ikey_user(lsm_buf_slice(&f->smallest))) < 0)
-			continue;
-		rc = get_from_file(db, f, k, snap, fill, &v, &tomb, &decided);
+		/* Usually one table; two when a table's range ends with a
+		 * range tombstone's exclusive end equal to k, the first key
+		 * of the next table. */
+		for (size_t i = lsm_version_find(ver->files[lv], n, k); !decided && i < n; i++) {
+			lsm_file_meta *f = ver->files[lv][i];
+			if (lsm_slice_cmp(k, lsm_ikey_user(lsm_buf_slice(&f->smallest))) < 0)
+				break;
+			rc = get_from_file(db, f, k, snap, fill, &v, &tomb, &decided);
+		}
 	}
 	if (!decided)
 		rc = LSM_E_NOTFOUND;
@@ -740,9 +745,16 @@ int lsm_build_table(lsm_db *db, const char *path, lsm_it *it,
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
 		LSM_ERR(lsm_tb_add(tb, lsm_it_key(it), lsm_it_value(it)));
 	LSM_ERR(lsm_it_status(it));
-	for (size_t i = 0; i < nrdels; i++)
+	size_t kept = 0;
+	for (size_t i = 0; i < nrdels; i++) {
+		/* lsm_delete_range accepts an empty or inverted range (it
+		 * deletes nothing); the table format refuses one */
+		if (lsm_slice_cmp(rdels[i].begin, rdels[i].end) >= 0)
+			continue;
 		LSM_ERR(lsm_tb_add_rangedel(tb, rdels[i].begin, rdels[i].end, rdels[i].seq));
-	if (lsm_tb_entries(tb) == 0 && nrdels == 0) {
+		kept++;
+	}
+	if (lsm_tb_entries(tb) == 0 && kept == 0) {
 		meta->size = 0;
 		goto err;	/* nothing to keep; rc == 0 */
 	}

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
-lsmfs_install_deps attr acl rsync sqlite3 python3 util-linux e2fsprogs
+lsmfs_install_deps attr acl rsync sqlite3 python3 util-linux e2fsprogs clang
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
@@ -38,5 +38,12 @@ if [ $quick -eq 0 ]; then
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		meson test -C build-tsan --no-rebuild --print-errorlogs --suite tsan \
 		--timeout-multiplier 5 || status=1
+	echo "== build-fuzz (libFuzzer, clang: bounded runs over the seed corpus)"
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+			-Db_lundef=false >/dev/null
+	fi
+	ninja -C build-fuzz $(cd build-fuzz && ninja -t targets all | grep -o '^tests/fuzz/fuzz_[a-z_]*' | sort -u) >/dev/null
+	meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzz --num-processes 1 || status=1
 fi
 exit $status
