@@ -72,7 +72,9 @@ int lsm_block_builder_add(lsm_block_builder *b, lsm_slice key, lsm_slice value)
 	uint64_t room = (uint64_t)b->buf.len + b->restarts.len + 8 + 15 +
 			non + value.size;
 	if (room > UINT32_MAX || key.size > UINT32_MAX)
-		return LSM_E_INVALID;
+		return lsm_err(LSM_E_INVALID,
+			       "block entry of %zu + %zu bytes would pass 4 GiB",
+			       key.size, value.size);
 
 	char hdr[15];
 	int h = lsm_encv64(hdr, shared);
@@ -186,8 +188,6 @@ static inline const char *decode_entry(const char *p, const char *limit,
 }
 
 /* ---- the iterator ------------------------------------------------------ */
-
-static const struct lsm_it_ops block_it_ops;
 
 static void bi_invalidate(lsm_block_it *it)
 {

@@ -526,11 +526,15 @@ static int add_tombstones(struct job_run *r, struct out_table *o, const lsm_slic
 		for (size_t k = 0; k < ns; k++) {
 			uint64_t s = seqs[k];	/* descending */
 			size_t st = stripe(j, s);
-			if (st == last_stripe)
-				continue;	/* shadowed within its stripe */
+			if (st == last_stripe) {
+				r->rtomb_dropped++;	/* shadowed within its stripe */
+				continue;
+			}
 			last_stripe = st;
-			if (s <= j->cutoff && !below)
-				continue;	/* collectable: dropped */
+			if (s <= j->cutoff && !below) {
+				r->rtomb_dropped++;	/* collectable: dropped */
+				continue;
+			}
 			LSM_TRY(lsm_tb_add_rangedel(o->tb, b, e, s));
 		}
 	}
@@ -804,15 +808,14 @@ static int install_job(lsm_db *db, struct job_run *r)
 			LSM_ERR(lsm_edit_del_file(&e, k ? j->out_level : j->level,
 						  j->in[k][i]->number));
 	if (j->trivial) {
-		lsm_file_meta *m = lsm_file_meta_dup(j->in[0][0]);
-		if (!m) {
-			rc = -ENOMEM;
-			goto err;
-		}
-		rc = lsm_edit_add_file(&e, j->out_level, m);
-		lsm_file_meta_unref(m);
-		if (rc < 0)
-			goto err;
+		/* The moved table keeps its meta object, not a copy: older
+		 * versions still name the same file through it, and the file
+		 * may be removed only when no version at all holds it.  With a
+		 * copy, the old meta's zombie is forgotten while the number is
+		 * live (lsm_db_remove_obsolete), so once the copy is compacted
+		 * away the file went while a reader of an older version still
+		 * needed it ("table named by the manifest is missing"). */
+		LSM_ERR(lsm_edit_add_file(&e, j->out_level, j->in[0][0]));
 	} else {
 		for (size_t i = 0; i < r->nouts; i++)
 			if (r->outs[i].meta->size > 0)

@@ -396,6 +396,11 @@ static int write_internal(lsm_db *db, const lsm_write_options *wo,
 			if ((f->sync && !sync) || f->force)
 				break;
 			if (!f->batch) {
+				/* only an lsm_sync rides along; a non-sync
+				 * NULL-batch writer (lsm_db_lead_begin) must
+				 * lead itself */
+				if (!f->sync)
+					break;
 				last = f;
 				continue;
 			}
@@ -795,8 +800,8 @@ static int flush_memtable(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 	pthread_mutex_unlock(&db->mu);
 	size_t nrd = lsm_mem_rangedels(m, &rd);
 	it = lsm_mem_iter(m);
-	if (!it)
-		rc = -ENOMEM;
+	if (!it || nrd == SIZE_MAX)
+		rc = -ENOMEM;	/* never flush without the tombstones */
 	else
 		rc = lsm_build_table(db, path, it, rd, nrd, meta);
 	lsm_it_free(it);
@@ -1292,6 +1297,18 @@ int lsm_open(const char *path, const lsm_options *o, lsm_db **out)
 								: lsm_strerror(rc));
 		goto err;
 	}
+	if (!o->create_if_missing) {
+		/* Refuse a directory that is not a store before the lock
+		 * would leave a LOCK file in it. */
+		char *curp = lsm_fname(path, LSM_F_CURRENT, 0);
+		uint64_t sz;
+		rc = curp ? db->env->size(db->env, curp, &sz) : -ENOMEM;
+		free(curp);
+		if (rc == -ENOENT) {
+			rc = lsm_err(LSM_E_NOSTORE, "%s: not an lsm store (no CURRENT file)", path);
+			goto err;
+		}
+	}
 	if (!o->read_only) {
 		char *lockp = lsm_fname(path, LSM_F_LOCK, 0);
 		char holder[256], other[256] = "";
@@ -1414,7 +1431,8 @@ int lsm_get_stats(lsm_db *db, lsm_stats *st)
 	pthread_mutex_lock(&db->mu);
 	lsm_version *v = db->current;
 	st->num_levels = db->opt.num_levels;
-	uint64_t table_bytes = 0, raw_live = 0;
+	uint64_t table_bytes = 0;
+	double live = 0;
 	for (int l = 0; l < db->opt.num_levels; l++) {
 		lsm_level_stats *ls = &st->level[l];
 		for (size_t i = 0; i < v->nfiles[l]; i++) {
@@ -1424,17 +1442,32 @@ int lsm_get_stats(lsm_db *db, lsm_stats *st)
 			ls->entries += f->entries;
 			ls->tombstones += f->deletions;
 			ls->range_tombstones += f->range_deletions;
+			/* a table's share of live data: its bytes less its
+			 * tombstones' share (an upper bound: versions that
+			 * shadow older ones below count as live, the shadowed
+			 * ones too) */
+			if (f->entries)
+				live += (double)f->size * (double)(f->entries - f->deletions) /
+					(double)f->entries;
 		}
 		table_bytes += ls->bytes;
 	}
+	st->live_bytes_estimate = (uint64_t)live;
 	st->memtable_bytes = lsm_mem_usage(db->mem.mem);
 	for (size_t i = 0; i < db->nimm; i++)
 		st->memtable_bytes += lsm_mem_usage(db->imm[i].mem);
 	st->background_error = db->bg_error;
-	uint64_t logsz = db->log ? lsm_wal_size(db->log) : 0;
+	/* The write leader appends to the log outside mu, so its writer's
+	 * size is not ours to read: ask the env by name.  The manifest is
+	 * only written under mu. */
+	char *logp = db->log ? lsm_fname(db->path, LSM_F_LOG, db->log_number) : NULL;
+	uint64_t logsz = 0;
 	uint64_t mansz = db->manifest ? lsm_wal_size(db->manifest) : 0;
 	lsm_compact_stats(db, st);
 	pthread_mutex_unlock(&db->mu);
+	if (logp && db->env->size(db->env, logp, &logsz) < 0)
+		logsz = 0;	/* switched and removed meanwhile */
+	free(logp);
 
 	st->user_bytes_written = atomic_load(&db->st_user_bytes);
 	st->wal_bytes_written = atomic_load(&db->st_wal_bytes);
@@ -1454,10 +1487,6 @@ int lsm_get_stats(lsm_db *db, lsm_stats *st)
 					 st->compaction_bytes_written) /
 				(double)st->user_bytes_written;
 	st->disk_bytes = table_bytes + logsz + mansz;
-	/* Live data: the raw bytes of the bottom-most copy of the data is
-	 * unknowable without a scan; estimate by the last non-empty level's
-	 * share of entries not shadowed by tombstones. */
-	(void)raw_live;
 	pthread_mutex_lock(&db->snap_mu);
 	st->snapshots = db->nsnapshots;
 	pthread_mutex_unlock(&db->snap_mu);

@@ -290,24 +290,27 @@ void lsm_iter_free(lsm_iter *di)
 	free(di);
 }
 
-/* Gather rdels of a source into a growing array. */
-static int add_rdels(lsm_rangedel **all, size_t *n, size_t *cap,
+/* Gather the range tombstones of a source that overlap the iterator's
+ * bounds into a growing array (a bounded scan, such as a readdir, then
+ * pays nothing for tombstones elsewhere in the key space). */
+static int add_rdels(const lsm_iter *di, lsm_rangedel **all, size_t *n, size_t *cap,
 		     const lsm_rangedel *rd, size_t nrd)
 {
-	if (nrd == 0)
-		return 0;
-	if (*n + nrd > *cap) {
-		size_t c = (*cap ? *cap * 2 : 16);
-		while (c < *n + nrd)
-			c *= 2;
-		lsm_rangedel *p = realloc(*all, c * sizeof *p);
-		if (!p)
-			return -ENOMEM;
-		*all = p;
-		*cap = c;
+	for (size_t i = 0; i < nrd; i++) {
+		if (di->has_upper && lsm_slice_cmp(rd[i].begin, lsm_buf_slice(&di->upper)) >= 0)
+			continue;
+		if (di->has_lower && lsm_slice_cmp(rd[i].end, lsm_buf_slice(&di->lower)) <= 0)
+			continue;
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			lsm_rangedel *p = realloc(*all, c * sizeof *p);
+			if (!p)
+				return -ENOMEM;
+			*all = p;
+			*cap = c;
+		}
+		(*all)[(*n)++] = rd[i];
 	}
-	memcpy(*all + *n, rd, nrd * sizeof *rd);
-	*n += nrd;
 	return 0;
 }
 
@@ -365,7 +368,7 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
 	for (size_t i = 0; i < di->nmems; i++) {
 		lsm_rangedel *mrd = NULL;
 		size_t n = lsm_mem_rangedels(di->mems[i], &mrd);
-		rc = add_rdels(&rd, &nrd, &caprd, mrd, n);
+		rc = n == SIZE_MAX ? -ENOMEM : add_rdels(di, &rd, &nrd, &caprd, mrd, n);
 		free(mrd);
 		if (rc < 0)
 			goto err;
@@ -393,7 +396,7 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
 			}
 			const lsm_rangedel *trd;
 			size_t tn = lsm_table_rangedels(lsm_tcache_entry_of(h)->table, &trd);
-			rc = add_rdels(&rd, &nrd, &caprd, trd, tn);
+			rc = add_rdels(di, &rd, &nrd, &caprd, trd, tn);
 			/* rd's slices point into the table: keep it open until
 			 * the fragmenter has copied them. */
 			if (rc == 0) {

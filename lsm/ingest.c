@@ -271,6 +271,8 @@ static bool mem_overlaps(lsm_db *db, lsm_slice lo, lsm_slice hi)
 			continue;
 		lsm_rangedel *rd = NULL;
 		size_t nrd = lsm_mem_rangedels(m[i]->mem, &rd);
+		if (nrd == SIZE_MAX)
+			return true;	/* cannot tell: flush to be safe */
 		for (size_t k = 0; k < nrd && !hit; k++)
 			hit = lsm_slice_cmp(rd[k].begin, hi) <= 0 && lsm_slice_cmp(rd[k].end, lo) > 0;
 		free(rd);

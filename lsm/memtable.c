@@ -104,7 +104,8 @@ struct lsm_memtable {
 
 	/* fragment levels over rd->item[0 .. lv_end[nlv - 1]) */
 	pthread_rwlock_t frag_lock;
-	pthread_mutex_t frag_build;	/* one builder; guards reads of nlv/lv_end by builders */
+	/* one builder at a time; builders read nlv and lv_end under it */
+	pthread_mutex_t frag_build;
 	int nlv;
 	lsm_frag *lv[MEM_FRAG_LEVELS];
 	size_t lv_end[MEM_FRAG_LEVELS];	/* level i = [lv_end[i-1], lv_end[i]) */

@@ -39,9 +39,10 @@ void lsm_mem_unref(lsm_memtable *m);
 /*
  * Add an entry: type LSM_T_VAL or LSM_T_DEL (value stored as given, so
  * normally empty for DEL), or LSM_T_RANGEDEL (ukey = begin, value = end;
- * stored as given, even if empty or inverted).  The bytes are copied.  Returns 0, -ENOMEM, or LSM_E_INVALID
- * for an unknown type, a seq above LSM_SEQ_MAX, a key or value of 4 GiB or
- * more, or a point entry whose (ukey, seq, type) is already present.
+ * stored as given, even if empty or inverted).  The bytes are copied.
+ * Returns 0, -ENOMEM, or LSM_E_INVALID for an unknown type, a seq above
+ * LSM_SEQ_MAX, a key or value of 4 GiB or more, or a point entry whose
+ * (ukey, seq, type) is already present.
  * REQUIRES: external writer serialisation.
  */
 int lsm_mem_add(lsm_memtable *m, uint64_t seq, int type, lsm_slice ukey,

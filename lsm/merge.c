@@ -272,17 +272,22 @@ static const struct lsm_it_ops merge_ops = {
 
 /*
  * Owns the children from the call on, even on failure.  n == 0 gives an
- * empty iterator, n == 1 the child itself.  On ENOMEM the children are
- * freed and the result is an empty iterator carrying -ENOMEM (or NULL if
- * even that cannot be allocated).
+ * empty iterator, n == 1 the child itself.  On ENOMEM — including a NULL
+ * child, the mark of a child that could not be allocated — the children
+ * are freed and the result is an empty iterator carrying -ENOMEM (or NULL
+ * if even that cannot be allocated).
  */
 lsm_it *lsm_it_merge(lsm_it **children, size_t n, lsm_cmp_fn cmp)
 {
+	struct merge_it *mi = NULL;
 	if (n == 0)
 		return lsm_it_empty(0);
+	for (size_t i = 0; i < n; i++)
+		if (!children[i])
+			goto err;
 	if (n == 1)
 		return children[0];
-	struct merge_it *mi = calloc(1, sizeof *mi);
+	mi = calloc(1, sizeof *mi);
 	if (!mi)
 		goto err;
 	mi->c = calloc(n, sizeof *mi->c);

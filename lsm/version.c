@@ -230,6 +230,9 @@ int lsm_tcache_get(lsm_db *db, const lsm_file_meta *f, lsm_cache_handle **h)
 		return -ENOMEM;
 	lsm_table *t;
 	int rc = lsm_table_open(db->env, path, f->size, db->block_cache, &t);
+	if (rc == -ENOENT)
+		rc = lsm_err(LSM_E_CORRUPT, "%s: corrupt at offset 0: table named by the manifest is missing",
+			     path);
 	free(path);
 	if (rc < 0)
 		return rc;
@@ -610,6 +613,12 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e)
 	e->has_last_seq = true;
 	e->last_seq = atomic_load(&db->last_seq);
 	LSM_ERR(lsm_version_apply(db->current, e, db->opt.num_levels, &v));
+	/* New tables were created since the directory was last synced: their
+	 * names must be durable before a durable edit names them, or a power
+	 * cut leaves a manifest pointing at missing files (and the logs they
+	 * replace already removed). */
+	if (e->nadds > 0)
+		LSM_ERR(db->env->sync_dir(db->env, db->path));
 	if (!db->manifest || lsm_wal_size(db->manifest) > MANIFEST_ROLL) {
 		/* The new manifest snapshots the new version. */
 		lsm_version *old = db->current;
