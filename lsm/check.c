@@ -411,3 +411,55 @@ out:
 	lsm_db_close_meta(db);
 	return rc;
 }
+
+int lsm_repair_truncate_log(const char *path, const lsm_options *o,
+			    const char *file, uint64_t offset)
+{
+	lsm_env *env = o && o->env ? o->env : lsm_env_posix();
+	char *src = NULL, *tmp = NULL, *buf = NULL;
+	lsm_file *in = NULL, *out = NULL;
+	uint64_t num, size;
+	int rc;
+
+	if (strchr(file, '/') || lsm_fname_parse(file, &num) != LSM_F_LOG)
+		return lsm_err(LSM_E_INVALID, "%s: not a log file of the store", file);
+	if (asprintf(&src, "%s/%s", path, file) < 0 || asprintf(&tmp, "%s/%s.trunc", path, file) < 0 ||
+	    !(buf = malloc(1u << 20))) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	LSM_ERR(env->size(env, src, &size));
+	if (offset > size) {
+		rc = lsm_err(LSM_E_INVALID, "%s: offset %llu is past its end", src,
+			     (unsigned long long)offset);
+		goto err;
+	}
+	/* copy the good prefix, then replace the log atomically */
+	LSM_ERR(env->open(env, src, LSM_OPEN_READ, &in));
+	LSM_ERR(env->open(env, tmp, LSM_OPEN_WRITE, &out));
+	for (uint64_t off = 0; off < offset;) {
+		size_t got;
+		LSM_ERR(env->pread(env, in, buf, (size_t)LSM_MIN((uint64_t)(1u << 20), offset - off),
+				   off, &got));
+		if (got == 0)
+			break;
+		LSM_ERR(env->append(env, out, buf, got));
+		off += got;
+	}
+	LSM_ERR(env->sync(env, out));
+	env->close(env, out);
+	out = NULL;
+	LSM_ERR(env->rename(env, tmp, src));
+	rc = env->sync_dir(env, path);
+err:
+	if (in)
+		env->close(env, in);
+	if (out) {
+		env->close(env, out);
+		env->remove(env, tmp);
+	}
+	free(src);
+	free(tmp);
+	free(buf);
+	return rc;
+}

@@ -403,6 +403,10 @@ int lsm_repair_drop_table(const char *path, const lsm_options *o,
 			  uint64_t number, bool salvage);
 int lsm_repair_remove_extra(const char *path, const lsm_options *o,
 			    const char *file);
+/* Cut the named WAL file at offset (the corrupt record's, from
+ * lsm_check), dropping that record and everything after it. */
+int lsm_repair_truncate_log(const char *path, const lsm_options *o,
+			    const char *file, uint64_t offset);
 
 #ifdef __cplusplus
 }

@@ -1009,14 +1009,16 @@ static int read_footer(lsm_table *t)
 			       "%s: not an lsm table (bad magic at offset %" PRIu64 ")",
 			       t->path, at + 40);
 	uint32_t version = lsm_dec32(foot + 32);
-	if (version > LSM_TABLE_FORMAT_VERSION)
-		return lsm_err(LSM_E_VERSION,
-			       "%s: table format version %u is newer than this build's %d",
-			       t->path, version, LSM_TABLE_FORMAT_VERSION);
+	/* The checksum first: a damaged version field is corruption; only
+	 * an intact footer may claim a newer format. */
 	if (lsm_checksum(foot, 36) != lsm_dec32(foot + 36) || version == 0)
 		return lsm_err(LSM_E_CORRUPT,
 			       "%s: footer at offset %" PRIu64 ": checksum mismatch",
 			       t->path, at);
+	if (version > LSM_TABLE_FORMAT_VERSION)
+		return lsm_err(LSM_E_VERSION,
+			       "%s: table format version %u is newer than this build's %d",
+			       t->path, version, LSM_TABLE_FORMAT_VERSION);
 	t->version = version;
 	t->meta_off = lsm_dec64(foot);
 	t->meta_size = lsm_dec64(foot + 8);

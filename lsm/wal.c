@@ -215,6 +215,7 @@ struct lsm_wal_reader {
 	/* The last damaged fragment seen by wal_next. */
 	uint64_t bad_off;	/* its file offset */
 	size_t bad_resume;	/* where to look for valid data after it */
+	bool bad_cut;		/* it was cut short by the end of the file */
 	char why[96];
 	char *err_detail;	/* detail repeated with a latched error */
 };
@@ -264,6 +265,7 @@ static int wal_bad(lsm_wal_reader *r, size_t at, size_t resume,
 
 	r->bad_off = r->blk_off + at;
 	r->bad_resume = resume;
+	r->bad_cut = strstr(fmt, "end of file") != NULL;
 	va_start(ap, fmt);
 	vsnprintf(r->why, sizeof r->why, fmt, ap);
 	va_end(ap);
@@ -376,15 +378,53 @@ static int wal_corrupt(lsm_wal_reader *r, uint64_t off, const char *why)
 	return rc;
 }
 
+/*
+ * Does the file from the damaged fragment on look like what a crash
+ * leaves: a write cut short by the end of the file, or the unwritten rest
+ * of an extended file, which reads as zeros from a sector boundary (or
+ * from the fragment itself) to the end?  A complete fragment whose bytes
+ * are wrong is not crash residue but damage.
+ */
+#define WAL_SECTOR 512
+static int wal_crash_residue(lsm_wal_reader *r, bool *residue)
+{
+	uint64_t size, z;
+	char buf[4096];
+	*residue = r->bad_cut;
+	if (*residue)
+		return 0;
+	LSM_TRY(r->env->fsize(r->env, r->f, &size));
+	/* z: where the trailing run of zero bytes begins */
+	z = size;
+	while (z > r->bad_off) {
+		size_t n = (size_t)LSM_MIN((uint64_t)sizeof buf, z - r->bad_off), got;
+		LSM_TRY(r->env->pread(r->env, r->f, buf, n, z - n, &got));
+		if (got != n)
+			return lsm_err(-EIO, "%s: short read at offset %" PRIu64, r->path, z - n);
+		size_t i = n;
+		while (i > 0 && buf[i - 1] == 0)
+			i--;
+		z -= n - i;
+		if (i > 0)
+			break;
+	}
+	*residue = z < size && (z == r->bad_off || z % WAL_SECTOR == 0);
+	return 0;
+}
+
 /* Damage was met; drop_off is where the record being read began.  A torn
- * tail (0) if nothing valid follows, corruption (latched) otherwise. */
+ * tail (0) if nothing valid follows and the damage looks like crash
+ * residue, corruption (latched) otherwise. */
 static int wal_damage(lsm_wal_reader *r, uint64_t drop_off)
 {
-	bool found;
+	bool found, residue;
 	int rc = wal_scan(r, r->bad_resume, &found);
 	if (rc < 0)
 		return rc;
 	if (found)
+		return wal_corrupt(r, r->bad_off, r->why);
+	LSM_TRY(wal_crash_residue(r, &residue));
+	if (!residue)
 		return wal_corrupt(r, r->bad_off, r->why);
 	r->torn = true;
 	r->torn_off = drop_off;

@@ -17,6 +17,13 @@
  *                                         from the root
  *   damage STORE leak PATH BLOCK          add data block BLOCK (100 bytes of
  *                                         0xab) to PATH's inode
+ *   damage STORE corrupt-inode PATH       replace PATH's inode record by
+ *                                         10 bytes of garbage
+ *   damage STORE bad-type DIR NAME        the entry DIR/NAME says "fifo"
+ *   damage STORE drop-target PATH         delete symlink PATH's target
+ *   damage STORE stray-xattr INO          an xattr of inode INO (missing)
+ *   damage STORE stray-orphan INO         an orphan record of inode INO
+ *   damage STORE stray-key                a key of no kind lsmfs writes
  *   damage flip FILE OFFSET               invert the byte at OFFSET of FILE
  *
  * Logical damage is written as raw keys through the engine (lsm_open,
@@ -224,6 +231,43 @@ int main(int argc, char **argv)
 		fs_key_block(k, ino, strtoull(argv[4], NULL, 10));
 		if ((rc = lsm_put(db, &wo_sync, k, sizeof k, v, sizeof v)) < 0)
 			die("leak", rc);
+	} else if (!strcmp(cmd, "corrupt-inode") && argc == 4) {
+		char k[FS_KEY_INO_LEN];
+		fs_key_ino(k, FS_K_INODE, lookup(argv[3]));
+		if ((rc = lsm_put(db, &wo_sync, k, sizeof k, "garbage!!!", 10)) < 0)
+			die("corrupt-inode", rc);
+	} else if (!strcmp(cmd, "bad-type") && argc == 5) {
+		uint64_t dir = lookup(argv[3]), ino = 0;
+		char k[FS_KEY_NAME_MAX], v[FS_DENTRY_LEN];
+		size_t kl = fs_key_named(k, FS_K_DENTRY, dir, argv[4], strlen(argv[4]));
+		void *old = NULL;
+		size_t ol;
+		uint32_t type;
+		if ((rc = lsm_get(db, NULL, k, kl, &old, &ol)) < 0 ||
+		    (rc = fs_dentry_decode(old, ol, &ino, &type)) < 0)
+			die("bad-type", rc);
+		free(old);
+		fs_dentry_encode(v, ino, S_IFIFO);
+		if ((rc = lsm_put(db, &wo_sync, k, kl, v, sizeof v)) < 0)
+			die("bad-type", rc);
+	} else if (!strcmp(cmd, "drop-target") && argc == 4) {
+		char k[FS_KEY_INO_LEN];
+		fs_key_ino(k, FS_K_SYMLINK, lookup(argv[3]));
+		if ((rc = lsm_delete(db, &wo_sync, k, sizeof k)) < 0)
+			die("drop-target", rc);
+	} else if (!strcmp(cmd, "stray-xattr") && argc == 4) {
+		char k[FS_KEY_NAME_MAX];
+		size_t kl = fs_key_named(k, FS_K_XATTR, strtoull(argv[3], NULL, 10), "user.x", 6);
+		if ((rc = lsm_put(db, &wo_sync, k, kl, "v", 1)) < 0)
+			die("stray-xattr", rc);
+	} else if (!strcmp(cmd, "stray-orphan") && argc == 4) {
+		char k[FS_KEY_INO_LEN];
+		fs_key_ino(k, FS_K_ORPHAN, strtoull(argv[3], NULL, 10));
+		if ((rc = lsm_put(db, &wo_sync, k, sizeof k, "", 0)) < 0)
+			die("stray-orphan", rc);
+	} else if (!strcmp(cmd, "stray-key") && argc == 3) {
+		if ((rc = lsm_put(db, &wo_sync, "Zstray", 6, "?", 1)) < 0)
+			die("stray-key", rc);
 	} else {
 		fprintf(stderr, "damage: unknown command or wrong arguments: %s\n", cmd);
 		lsm_close(db);

@@ -11,7 +11,8 @@
 #   4. the store mounts and every file the damage did not touch is intact,
 #      plus what the repair promises for this KIND (lost+found etc.).
 # KIND: sst_flip table_missing table_extra missing_inode unref_inode
-#       wrong_nlink dir_cycle leaked_block orphan
+#       wrong_nlink dir_cycle leaked_block orphan, and misc (several
+#       smaller kinds at once)
 . "$(dirname "$0")/common.sh"
 
 KIND=${1:?usage: t_damage.sh KIND}
@@ -81,6 +82,20 @@ leaked_block)
 	WANT_N="0x020006"
 	WANT_Y="0x020006"
 	;;
+misc)
+	# Many smaller kinds at once, each in its own place: a record that
+	# does not decode, an entry of the wrong type, a symlink without its
+	# target, records of inodes that do not exist, a key of no kind.
+	check "damage" "$DAMAGE" "$STORE" corrupt-inode f9
+	check "damage" "$DAMAGE" "$STORE" bad-type / f10
+	check "damage" "$DAMAGE" "$STORE" drop-target link_dangling
+	check "damage" "$DAMAGE" "$STORE" stray-xattr 777777
+	check "damage" "$DAMAGE" "$STORE" stray-orphan 777778
+	check "damage" "$DAMAGE" "$STORE" stray-key
+	WANT_N="0x000005 0x020001 0x020003 0x02000b 0x02000f 0x030005 0x030007 0x060002"
+	WANT_Y="0x000005 0x020001 0x020003 0x02000b 0x02000f 0x030005 0x030007 0x060002"
+	DAMAGED=(f9 link_dangling)
+	;;
 orphan)
 	# A file open and unlinked when the daemon dies.
 	lsmfs_mount
@@ -129,6 +144,10 @@ sst_flip)
 	;;
 missing_inode)
 	[ ! -e "$MNT/a/ghost" ] || fail "entry ghost still there"
+	;;
+misc)
+	[ ! -e "$MNT/f9" ] && [ ! -L "$MNT/link_dangling" ] || fail "cleared inodes still named"
+	[ -f "$MNT/f10" ] || fail "f10 not a regular file again"
 	;;
 unref_inode)
 	[ "$(cat "$MNT/lost+found/#$UNREF" 2>&1)" = unreferenced ] ||

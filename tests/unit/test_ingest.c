@@ -330,6 +330,80 @@ static void test_check_clean_and_damaged(void **state)
 	assert_int_equal(s.count[LSM_CHECK_TABLE_MISSING], 0);
 }
 
+struct walbad {
+	int n;
+	char file[64];
+	uint64_t offset;
+};
+
+static void on_wal(void *ctx, const lsm_check_report *r)
+{
+	struct walbad *w = ctx;
+	if (r->problem != LSM_CHECK_WAL_CORRUPT)
+		return;
+	w->n++;
+	snprintf(w->file, sizeof w->file, "%s", r->file);
+	w->offset = r->offset;
+}
+
+static void test_check_wal_and_truncate(void **state)
+{
+	(void)state;
+	lsm_db *db;
+	lsm_write_options wo = { .sync = true };
+	char k[32], buf[64], path[128];
+	OK(lsm_open("/db6", &opt, &db));
+	for (int i = 0; i < 100; i++) {
+		int kn = snprintf(k, sizeof k, "k%06d", i);
+		OK(lsm_put(db, &wo, k, (size_t)kn, "v", 1));
+	}
+	OK(lsm_close(db));
+	/* the log holds the 100 writes; damage record ~50 */
+	char **names;
+	size_t n;
+	OK(env->list(env, "/db6", &names, &n));
+	for (size_t i = 0; i < n; i++)
+		if (strstr(names[i], ".log"))
+			snprintf(path, sizeof path, "/db6/%s", names[i]);
+	lsm_env_free_list(names, n);
+	uint64_t size;
+	OK(env->size(env, path, &size));
+	assert_true(size > 1000);
+	char *all = malloc(size);
+	lsm_file *f;
+	size_t got;
+	OK(env->open(env, path, LSM_OPEN_READ, &f));
+	OK(env->pread(env, f, all, size, 0, &got));
+	env->close(env, f);
+	all[size / 2] ^= 0x01;
+	OK(env->open(env, path, LSM_OPEN_WRITE, &f));
+	OK(env->append(env, f, all, size));
+	env->close(env, f);
+	free(all);
+	/* open refuses, naming the file and the offset */
+	assert_int_equal(lsm_open("/db6", &opt, &db), LSM_E_CORRUPT);
+	assert_non_null(strstr(lsm_errdetail(), ".log"));
+	assert_non_null(strstr(lsm_errdetail(), "offset"));
+	struct walbad w = {0};
+	OK(lsm_check("/db6", &opt, on_wal, &w));
+	assert_int_equal(w.n, 1);
+	assert_true(w.offset > 0 && w.offset <= size / 2);
+	OK(lsm_repair_truncate_log("/db6", &opt, w.file, w.offset));
+	memset(&w, 0, sizeof w);
+	OK(lsm_check("/db6", &opt, on_wal, &w));
+	assert_int_equal(w.n, 0);
+	OK(lsm_open("/db6", &opt, &db));
+	int present = 0;
+	for (int i = 0; i < 100; i++)
+		present += getv(db, i, buf, sizeof buf) == 0;
+	/* every record before the damage, none after */
+	assert_true(present >= 40 && present < 100);
+	for (int i = 0; i < present; i++)
+		OK(getv(db, i, buf, sizeof buf));
+	OK(lsm_close(db));
+	assert_int_equal(lsm_repair_truncate_log("/db6", &opt, "CURRENT", 0), LSM_E_INVALID);
+}
+
 static void test_check_not_a_store(void **state)
 {
 	(void)state;
@@ -348,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_with_excise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_bad_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_clean_and_damaged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_wal_and_truncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_not_a_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,8 @@ typedef struct bench_conf {
 	uint64_t num;			/* keys */
 	int key_size;
 	int value_size;
-	bool compression;		/* ours: zstd level 1 */
+	bool compression;		/* ours: zstd at zstd_level */
+	int zstd_level;			/* ours and RocksDB's; default 1 */
 	int bloom_bits;
 	size_t cache_bytes;
 	size_t write_buffer;		/* memtable bytes before a flush */

@@ -736,6 +736,7 @@ static void usage(FILE *f)
 		"  --key_size N       bytes (default 16)\n"
 		"  --value_size N     bytes (default 100)\n"
 		"  --compression on|off  (default on: ours zstd-1, RocksDB zstd-1, LevelDB snappy)\n"
+		"  --zstd_level N     zstd level of ours and RocksDB (default 1; negative: zstd's fast levels)\n"
 		"  --bloom_bits N     (default 10)\n"
 		"  --cache_mb N       block cache (default 64)\n"
 		"  --write_buffer_mb N  memtable size for every engine (default: ours, 64)\n"
@@ -841,6 +842,7 @@ int main(int argc, char **argv)
 	conf.key_size = 16;
 	conf.value_size = 100;
 	conf.compression = true;
+	conf.zstd_level = 1;
 	conf.bloom_bits = 10;
 	conf.cache_bytes = 64u << 20;
 	conf.write_buffer = defaults.write_buffer_size;
@@ -881,6 +883,12 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--compression") == 0) {
 			bad = strcmp(v, "on") && strcmp(v, "off");
 			conf.compression = strcmp(v, "on") == 0;
+		} else if (strcmp(a, "--zstd_level") == 0) {
+			char *end;
+			errno = 0;
+			long l = strtol(v, &end, 10);
+			bad = errno || end == v || *end || l < -100 || l > 22 || l == 0;
+			conf.zstd_level = (int)l;
 		} else if (strcmp(a, "--bloom_bits") == 0)
 			bad = parse_int(v, 0, 64, &conf.bloom_bits);
 		else if (strcmp(a, "--cache_mb") == 0) {

@@ -17,10 +17,11 @@ static void lsm_describe(const bench_conf *c, char *buf, size_t len)
 	lsm_options o;
 	lsm_options_init(&o);
 	snprintf(buf, len,
-		 "compression %s, bloom %d bits/key, block cache %zu MiB, "
+		 "compression %s%d, bloom %d bits/key, block cache %zu MiB, "
 		 "write buffer %zu MiB x(1+%d), block %zu B, table %zu MiB, "
 		 "L1 %llu MiB x%d, L0 triggers %d/%d/%d, %d compaction thread(s)",
-		 c->compression ? "zstd-1" : "none", c->bloom_bits,
+		 c->compression ? "zstd " : "none", c->compression ? c->zstd_level : 0,
+		 c->bloom_bits,
 		 c->cache_bytes >> 20, c->write_buffer >> 20, c->max_immutable,
 		 c->block_size, o.target_file_size >> 20,
 		 (unsigned long long)(o.level_base_bytes >> 20),
@@ -43,7 +44,7 @@ static int lsm_b_open(const bench_conf *c, const char *dir, void **out)
 	o.create_if_missing = true;
 	o.write_buffer_size = c->write_buffer;
 	o.max_immutable = c->max_immutable;
-	o.compression = c->compression ? 1 : 0;
+	o.compression = c->compression ? c->zstd_level : 0;
 	o.bloom_bits_per_key = c->bloom_bits;
 	o.block_cache_size = c->cache_bytes;
 	o.block_size = c->block_size;

@@ -5,8 +5,8 @@
  * Settings, to match ours: leveled compaction (the default), write buffer
  * and block size from bench_conf, 1 + max_immutable write buffers, a full
  * bloom filter of bench_conf's bits per key in a block-based table, an LRU
- * block cache of the same size, 1000 open files, zstd level 1 when
- * compression is on (ours is zstd level 1), reads verifying checksums (as
+ * block cache of the same size, 1000 open files, zstd at the same level as
+ * ours when compression is on (default 1), reads verifying checksums (as
  * ours always do).  Everything else stays at RocksDB's defaults (64 MiB
  * tables, 256 MiB level 1, L0 triggers 4/20/36, 2 background jobs).  Writes
  * are not synced.  The full compaction forces the bottom level to be
@@ -42,11 +42,12 @@ static int rdb_check(char *err, const char *what)
 static void rdb_describe(const bench_conf *c, char *buf, size_t len)
 {
 	snprintf(buf, len,
-		 "RocksDB (Debian librocksdb): leveled, compression %s, full bloom %d "
+		 "RocksDB (Debian librocksdb): leveled, compression %s%d, full bloom %d "
 		 "bits/key, LRU cache %zu MiB, write buffer %zu MiB x%d, block %zu B; "
 		 "defaults otherwise (table 64 MiB, L1 256 MiB x10, L0 triggers "
 		 "4/20/36, 2 background jobs)",
-		 c->compression ? "zstd-1" : "none", c->bloom_bits,
+		 c->compression ? "zstd " : "none", c->compression ? c->zstd_level : 0,
+		 c->bloom_bits,
 		 c->cache_bytes >> 20, c->write_buffer >> 20, c->max_immutable + 1,
 		 c->block_size);
 }
@@ -86,7 +87,7 @@ static int rdb_open(const bench_conf *c, const char *dir, void **out)
 	if (c->compression) {
 		rocksdb_options_set_compression(d->opt, rocksdb_zstd_compression);
 		/* window bits, level, strategy, dictionary bytes */
-		rocksdb_options_set_compression_options(d->opt, -14, 1, 0, 0);
+		rocksdb_options_set_compression_options(d->opt, -14, c->zstd_level, 0, 0);
 	} else {
 		rocksdb_options_set_compression(d->opt, rocksdb_no_compression);
 	}

@@ -109,13 +109,16 @@ void fsck_progress(struct fsck_ctx *ctx, uint64_t done, uint64_t total)
 	for (int i = 0; i < 40; i++)
 		bar[i] = i < fill ? '=' : ' ';
 	bar[40] = 0;
+	fflush(stdout);	/* the bar shares the line with what printf wrote */
 	dprintf(ctx->progress_fd, "\rPass %d: |%s| %3d%%", ctx->cur_pass, bar, pct);
 }
 
-static void progress_end(struct fsck_ctx *ctx)
+void fsck_progress_clear(struct fsck_ctx *ctx)
 {
-	if (ctx->progress && ctx->last_pct >= 0)
+	if (ctx->progress && ctx->last_pct >= 0) {
+		fflush(stdout);
 		dprintf(ctx->progress_fd, "\r%*s\r", 60, "");
+	}
 	ctx->last_pct = -1;
 }
 
@@ -437,7 +440,9 @@ static int store_lock_probe(const char *store, char *holder, size_t hlen)
 		return 0;	/* never opened for writing: nobody holds it */
 	lsm_env *env = lsm_env_posix();
 	lsm_file *lk = NULL;
-	int rc = env->lock(env, path, "pid (fsck.lsmfs probe)", &lk, holder, hlen);
+	char me[64];
+	snprintf(me, sizeof me, "pid %ld (fsck.lsmfs)", (long)getpid());
+	int rc = env->lock(env, path, me, &lk, holder, hlen);
 	if (rc == 0)
 		env->unlock(env, lk);
 	return rc;
@@ -616,7 +621,7 @@ static int run_pass(struct fsck_ctx *ctx, int i)
 	fsck_note(ctx, "Pass %d: %s\n", i + 1, passes[i].title);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = passes[i].fn(ctx);
-	progress_end(ctx);
+	fsck_progress_clear(ctx);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fsck_verbose(ctx, "Pass %d: %.3f s\n", i + 1,
 		     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -221,6 +221,8 @@ void fsck_verbose(struct fsck_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Progress of the current pass: done out of total units (-C). */
 void fsck_progress(struct fsck_ctx *ctx, uint64_t done, uint64_t total);
+/* Take the progress bar off the screen (before a message is printed). */
+void fsck_progress_clear(struct fsck_ctx *ctx);
 /* Poll for SIGINT; true when the run must stop. */
 bool fsck_cancelled(struct fsck_ctx *ctx);
 

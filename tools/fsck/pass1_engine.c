@@ -17,6 +17,10 @@
  * What a drop loses (inodes, entries, blocks) is found and repaired by the
  * logical passes that follow.
  *
+ * On a store in use (-n only), reports are taken again after a pause until
+ * they stop or five attempts were made: the daemon's flushes and
+ * compactions add and remove tables while the check reads.
+ *
  * Leaves: ctx->engine_blocked set when damage that makes the data
  * unreadable (PR_BLOCKING rows) stays unrepaired; the logical passes are
  * then skipped, since they would only report the holes the damage makes.
@@ -27,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsck.h"
 #include "problem.h"
@@ -113,11 +118,33 @@ static int repair_table(struct fsck_ctx *ctx, const struct report *r)
 	return rc;
 }
 
+static void reports_clear(struct reports *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->r[i].file);
+		free(rs->r[i].detail);
+	}
+	free(rs->r);
+	memset(rs, 0, sizeof *rs);
+}
+
 int fsck_pass_engine(struct fsck_ctx *ctx)
 {
 	struct reports rs;
+	int rc;
 	memset(&rs, 0, sizeof rs);
-	int rc = lsm_check(ctx->store, &ctx->lo, collect, &rs);
+	/* A store in use (-n on a mounted store) changes under the check: a
+	 * table being written is not yet in the manifest, one compacted away
+	 * vanishes.  Such reports are looked at again a little later; only
+	 * what persists is reported. */
+	for (int attempt = 0;; attempt++) {
+		rc = lsm_check(ctx->store, &ctx->lo, collect, &rs);
+		if (rc < 0 || rs.oom || rs.n == 0 || !ctx->in_use || attempt == 4 ||
+		    fsck_cancelled(ctx))
+			break;
+		reports_clear(&rs);
+		usleep(200000);
+	}
 	if (rc < 0) {
 		fsck_read_error(ctx, rc, "checking the engine");
 		goto out;
@@ -167,10 +194,6 @@ int fsck_pass_engine(struct fsck_ctx *ctx)
 	}
 	rc = 0;
 out:
-	for (size_t i = 0; i < rs.n; i++) {
-		free(rs.r[i].file);
-		free(rs.r[i].detail);
-	}
-	free(rs.r);
+	reports_clear(&rs);
 	return rc;
 }

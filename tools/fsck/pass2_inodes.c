@@ -43,7 +43,8 @@ struct brun {
 	uint64_t past;		/* of which at or past limit (leaks) */
 	uint64_t limit;		/* max(maxblk, blocks the size covers) */
 	uint64_t newmax;	/* 1 + highest kept block */
-	int kind;		/* 0 file, 1 no inode, 2 not a block file */
+	int kind;		/* 0 file, 1 no inode, 2 not a block file,
+				 * 3 inode deleted by this run */
 };
 
 static uint64_t nblk(const struct fsck_ctx *ctx, uint64_t size)
@@ -61,13 +62,25 @@ static int destroy_inode(struct fsck_ctx *ctx, uint64_t ino)
 		rc = fsck_write(ctx, b);
 	lsm_batch_free(b);
 	if (rc == 0) {
+		/* Remember it as gone (also an inode that never made it into
+		 * the table), so that its blocks, target and xattrs, deleted
+		 * with it, are not reported again by the rest of the sweep. */
 		struct fsck_inode *fi = fsck_inode_live(ctx, ino);
-		if (fi) {
-			fi->st |= FI_GONE;
+		if (fi)
 			fsck_own_count(ctx, fi->mode, -1);
-		}
+		else
+			fi = fsck_inode_add(ctx, ino);
+		if (fi)
+			fi->st |= FI_GONE;
 	}
 	return rc;
+}
+
+/* Was ino deleted by a fix of this run?  Its records went with it. */
+static bool destroyed(struct fsck_ctx *ctx, uint64_t ino)
+{
+	struct fsck_inode *fi = fsck_inode_find(ctx, ino);
+	return fi && (fi->st & FI_GONE);
 }
 
 /* ---- sweep 1: the I range --------------------------------------------------- */
@@ -105,7 +118,11 @@ static int scan_inodes(struct fsck_ctx *ctx, uint64_t *seen)
 		fs_attr a;
 		if (fs_inode_decode(v, vl, key.ino, &a, NULL, NULL) < 0) {
 			pc.ino = key.ino;
-			pc.str = fs_errdetail();
+			/* The schema's detail names the inode too: drop that. */
+			char pfx[32];
+			int pl = snprintf(pfx, sizeof pfx, "inode %" PRIu64 ": ", key.ino);
+			const char *d = fs_errdetail();
+			pc.str = strncmp(d, pfx, (size_t)pl) ? d : d + pl;
 			if (fix_problem(ctx, PR_2_INODE_CORRUPT, &pc))
 				fsck_fix_done(ctx, destroy_inode(ctx, key.ino));
 			if (key.ino > ctx->max_ino)
@@ -142,7 +159,9 @@ static void brun_start(struct fsck_ctx *ctx, struct brun *r, uint64_t ino)
 	r->active = true;
 	r->ino = ino;
 	struct fsck_inode *fi = fsck_inode_live(ctx, ino);
-	if (!fi) {
+	if (destroyed(ctx, ino)) {
+		r->kind = 3;
+	} else if (!fi) {
 		r->kind = 1;
 	} else if (!S_ISREG(fi->mode) || (fi->flags & FS_IF_INLINE)) {
 		r->kind = 2;
@@ -196,6 +215,8 @@ static void brun_finish(struct fsck_ctx *ctx, struct brun *r)
 	memset(&pc, 0, sizeof pc);
 	pc.ino = r->ino;
 	fs_key_ino_end(hi, FS_K_BLOCK, r->ino);
+	if (r->kind == 3)
+		return;		/* deleted with its inode */
 	if (r->kind != 0) {
 		fs_key_ino(lo, FS_K_BLOCK, r->ino);
 		pc.num = r->total;
@@ -280,6 +301,8 @@ static void check_target(struct fsck_ctx *ctx, uint64_t ino, const char *k, size
 	struct problem_ctx pc;
 	memset(&pc, 0, sizeof pc);
 	pc.ino = ino;
+	if (destroyed(ctx, ino))
+		return;
 	struct fsck_inode *fi = fsck_inode_live(ctx, ino);
 	if (!fi || !S_ISLNK(fi->mode)) {
 		pc.str = fi ? fsck_type_name(fi->mode) : "no such inode";
@@ -331,6 +354,8 @@ static void xrun_finish(struct fsck_ctx *ctx, struct xrun *r)
 	memset(&pc, 0, sizeof pc);
 	pc.ino = r->ino;
 	pc.num = r->count;
+	if (destroyed(ctx, r->ino))
+		return;
 	struct fsck_inode *fi = fsck_inode_live(ctx, r->ino);
 	if (!fi) {
 		char lo[FS_KEY_INO_LEN], hi[FS_KEY_INO_LEN];
@@ -351,6 +376,8 @@ static void xrun_finish(struct fsck_ctx *ctx, struct xrun *r)
 
 static int note_orphan(struct fsck_ctx *ctx, uint64_t ino)
 {
+	if (destroyed(ctx, ino))
+		return 0;
 	struct fsck_inode *fi = fsck_inode_live(ctx, ino);
 	if (fi) {
 		fi->st |= FI_ORPHAN;

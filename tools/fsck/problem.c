@@ -300,6 +300,7 @@ bool fix_problem(struct fsck_ctx *ctx, uint32_t code, const struct problem_ctx *
 	}
 	ctx->problems++;
 	expand(msg, sizeof msg, p->msg, pctx);
+	fsck_progress_clear(ctx);
 
 	if (fsck_cancelled(ctx)) {
 		ctx->unfixed++;

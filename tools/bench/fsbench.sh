@@ -1,0 +1,416 @@
+#!/bin/bash
+# fsbench.sh — the filesystem benchmark: the same workloads, interleaved, on
+# lsmfs, on the local disk, on the local disk through libfuse's
+# passthrough_hp example, and through bindfs; prints medians and the ratios
+# of lsmfs to each of the others.  Results and how to read them:
+# tools/bench/FS-RESULTS.md.
+#
+#   tools/bench/fsbench.sh [--quick] [--runs N] [--only GROUPS]
+#                          [--systems LIST] [--lsmfs-opts OPTS]
+#                          [--work DIR] [--plot FILE.svg] [--nice N]
+#
+# Workloads (GROUPS, comma-separated: meta, small, data):
+#   meta   fs_mark: 100,000 empty files in one directory, and in 100
+#          directories of 1,000; then, caches dropped, stat of every file
+#          (find -printf %s), `ls -l` of the 100,000-entry directory;
+#          `rm -rf` of both.
+#   small  unpack a tarball of /usr/include + /usr/share/doc (made once);
+#          then, each after dropping caches, du, find, grep -r; rm -rf.
+#   data   fio, psync: sequential write of 1 GiB in 1 MiB writes (with a
+#          final fsync), sequential read of it after dropping caches;
+#          random 4 KiB writes, then random 4 KiB reads, of a 256 MiB file
+#          for 20 s each; 10,000 appends of 512 bytes, each followed by
+#          fdatasync.
+# SYSTEMS: lsmfs, local (a directory on the disk under --work), phs (that
+# disk through passthrough_hp, multi-threaded, its default caching: writeback
+# cache, keep_cache, 86400 s timeouts), bindfs (its defaults).
+# --quick: 10,000 files, 256 MiB sequential, 64 MiB random for 5 s, 2,000
+# appends, one run.  The full run repeats everything 3 times (--runs N).
+# --lsmfs-opts: extra daemon arguments, e.g. "-o writeback".
+# --nice: the run (and every daemon it starts) runs at this nice value
+# (default -10): background load on a shared machine skews FUSE round
+# trips most.
+#
+# Invariants: every system starts each run fresh (a new lsmfs store made
+# with mkfs.lsmfs, empty directories for the others, new mounts); in each
+# run every workload goes through all the systems before the next workload
+# starts, and the order of the systems rotates from run to run, so drifting
+# background load spreads over all of them.  Nothing is written in the
+# source tree: the scratch directory (--work, default /var/tmp/lsmfs-fsbench)
+# holds the stores, the tarball, the passthrough_hp binary (built from the
+# fuse3 source package in a temporary directory there) and results.tsv
+# (run, metric, system, value), which the summary reads.
+#
+# Needs root (drop_caches, mounts).  Installs what is missing with apt-get:
+# fio, fsmark, bindfs, fuse3, and for passthrough_hp the fuse3 source
+# package (adding a deb-src entry for bookworm main if there is none),
+# dpkg-dev, libfuse3-dev, g++; gnuplot-nox for --plot.
+#
+# Environment: LSMFS, MKFS override the binaries under test (default:
+# build/fs/lsmfs and build/tools/mkfs.lsmfs of this tree).
+#
+# Thread rules: none; plain bash.  The daemons it starts are stopped by pid.
+set -u
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+LSMFS=${LSMFS:-$TOP/build/fs/lsmfs}
+MKFS=${MKFS:-$TOP/build/tools/mkfs.lsmfs}
+ARGS=("$@")
+
+QUICK=0
+RUNS=
+ONLY="meta,small,data"
+SYSTEMS="lsmfs local phs bindfs"
+LSMFS_OPTS=
+WORK=/var/tmp/lsmfs-fsbench
+PLOT=
+NICE=-10
+
+usage() {
+	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--runs) RUNS=$2; shift ;;
+	--only) ONLY=$2; shift ;;
+	--systems) SYSTEMS=$2; shift ;;
+	--lsmfs-opts) LSMFS_OPTS=$2; shift ;;
+	--work) WORK=$2; shift ;;
+	--plot) PLOT=$2; shift ;;
+	--nice) NICE=$2; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "fsbench: unknown argument $1" >&2; usage 2 >&2 ;;
+	esac
+	shift
+done
+
+[ "$(id -u)" = 0 ] || { echo "fsbench: must run as root (drop_caches, mounts)" >&2; exit 2; }
+
+if [ "${FSBENCH_NICED:-0}" != 1 ] && [ "$NICE" != 0 ]; then
+	export FSBENCH_NICED=1
+	exec nice -n "$NICE" "$0" "${ARGS[@]}"
+fi
+
+if [ "$QUICK" = 1 ]; then
+	NFILES=10000 NDIRS=10 SEQ_MB=256 RAND_MB=64 RAND_S=5 NAPPEND=2000
+	RUNS=${RUNS:-1}
+else
+	NFILES=100000 NDIRS=100 SEQ_MB=1024 RAND_MB=256 RAND_S=20 NAPPEND=10000
+	RUNS=${RUNS:-3}
+fi
+
+say() { echo "fsbench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---- what we need -----------------------------------------------------------
+
+APT_UPDATED=0
+apt_install() {	# packages...
+	if [ "$APT_UPDATED" = 0 ]; then
+		apt-get update -qq >/dev/null || die "apt-get update failed"
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null ||
+		die "apt-get install $* failed"
+}
+
+need_tools() {
+	local missing=()
+	command -v fio >/dev/null || missing+=(fio)
+	command -v fs_mark >/dev/null || missing+=(fsmark)
+	command -v fusermount3 >/dev/null || missing+=(fuse3)
+	case " $SYSTEMS " in *" bindfs "*)
+		command -v bindfs >/dev/null || missing+=(bindfs) ;;
+	esac
+	if [ -n "$PLOT" ]; then
+		command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+	fi
+	[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+	[ -x "$LSMFS" ] || die "no lsmfs at $LSMFS (build it: ninja -C build)"
+	[ -x "$MKFS" ] || die "no mkfs.lsmfs at $MKFS"
+}
+
+# passthrough_hp is an example of libfuse, not a package: build it from
+# Debian's fuse3 source (the version of the installed libfuse3).
+PHS=
+build_passthrough_hp() {
+	PHS=$WORK/passthrough_hp
+	[ -x "$PHS" ] && return 0
+	local have_src=0 f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		if grep -q '^Types:.*deb-src' "$f" && grep -q '^Suites:.*bookworm' "$f"; then
+			have_src=1
+		fi
+	done
+	if grep -qs '^deb-src .* bookworm .*main' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
+		have_src=1
+	fi
+	if [ "$have_src" = 0 ]; then
+		say "adding a deb-src entry for bookworm main"
+		cat >/etc/apt/sources.list.d/lsmfs-src.sources <<-'SRC'
+		Types: deb-src
+		URIs: http://deb.debian.org/debian
+		Suites: bookworm
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		SRC
+		APT_UPDATED=0
+	fi
+	apt_install dpkg-dev libfuse3-dev g++ pkg-config
+	local tmp
+	tmp=$(mktemp -d "$WORK/fuse3-src.XXXXXX") || die "mktemp"
+	say "fetching the fuse3 source package into $tmp"
+	(cd "$tmp" && apt-get source -qq fuse3 >/dev/null 2>&1) || die "apt-get source fuse3 failed"
+	local ex
+	ex=$(echo "$tmp"/fuse3-*/example)
+	[ -f "$ex/passthrough_hp.cc" ] || die "no example/passthrough_hp.cc in the fuse3 source"
+	say "building passthrough_hp"
+	# shellcheck disable=SC2046
+	g++ -std=c++17 -O2 -I"$ex" "$ex/passthrough_hp.cc" -o "$PHS.tmp" \
+		$(pkg-config --cflags --libs fuse3) -lpthread || die "building passthrough_hp failed"
+	mv "$PHS.tmp" "$PHS"
+	rm -rf "$tmp"
+}
+
+# The small-files source: made once, kept in the scratch directory.
+TARBALL=
+make_tarball() {
+	TARBALL=$WORK/src.tar
+	[ -s "$TARBALL" ] && return 0
+	say "making $TARBALL from /usr/include and /usr/share/doc"
+	tar -cf "$TARBALL.tmp" -C / usr/include usr/share/doc 2>/dev/null
+	[ -s "$TARBALL.tmp" ] || die "could not make the tarball"
+	mv "$TARBALL.tmp" "$TARBALL"
+}
+
+# ---- mounts ----------------------------------------------------------------
+
+declare -A PID DIR	# per system: daemon pid, directory the workloads use
+
+is_mounted() { grep -qF " $1 " /proc/self/mountinfo; }
+
+wait_mounted() {	# mnt pid
+	local i
+	for i in $(seq 1 400); do
+		mountpoint -q "$1" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+mount_one() {	# system
+	local s=$1 mnt=$WORK/mnt.$1
+	case $s in
+	local)
+		rm -rf "$WORK/local"
+		mkdir -p "$WORK/local"
+		DIR[$s]=$WORK/local
+		return 0 ;;
+	lsmfs)
+		rm -rf "$WORK/lsmfs.store"
+		"$MKFS" "$WORK/lsmfs.store" >/dev/null || die "mkfs.lsmfs failed"
+		mkdir -p "$mnt"
+		# shellcheck disable=SC2086
+		"$LSMFS" "$WORK/lsmfs.store" "$mnt" -f $LSMFS_OPTS >>"$WORK/lsmfs.log" 2>&1 &
+		;;
+	phs)
+		rm -rf "$WORK/phs.src"
+		mkdir -p "$WORK/phs.src" "$mnt"
+		"$PHS" --foreground "$WORK/phs.src" "$mnt" >>"$WORK/phs.log" 2>&1 &
+		;;
+	bindfs)
+		rm -rf "$WORK/bindfs.src"
+		mkdir -p "$WORK/bindfs.src" "$mnt"
+		bindfs -f "$WORK/bindfs.src" "$mnt" >>"$WORK/bindfs.log" 2>&1 &
+		;;
+	*) die "unknown system $s" ;;
+	esac
+	PID[$s]=$!
+	wait_mounted "$mnt" "${PID[$s]}" || die "$s did not mount on $mnt (see $WORK/$s.log)"
+	DIR[$s]=$mnt
+}
+
+umount_one() {	# system
+	local s=$1 mnt=$WORK/mnt.$1
+	[ "$s" = local ] && return 0
+	if is_mounted "$mnt"; then
+		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null
+	fi
+	if [ -n "${PID[$s]:-}" ]; then
+		local i
+		for i in $(seq 1 600); do
+			kill -0 "${PID[$s]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "${PID[$s]}" 2>/dev/null && kill -TERM "${PID[$s]}" 2>/dev/null
+		wait "${PID[$s]}" 2>/dev/null
+		PID[$s]=
+	fi
+}
+
+cleanup() {
+	local s
+	trap - EXIT INT TERM
+	for s in $SYSTEMS; do
+		umount_one "$s"
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- measuring -------------------------------------------------------------
+
+dropc() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+RES=
+RUN=0
+record() {	# metric system value
+	printf '%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$3" >>"$RES"
+	printf '  %-13s %-7s %s\n' "$1" "$2" "$3" >&2
+}
+
+# timed METRIC SYSTEM COUNT CMD...: run CMD; record COUNT/seconds (a
+# rate) when COUNT > 0, else the seconds.  A failing CMD records NA.
+timed() {
+	local m=$1 s=$2 n=$3 t0 t1 rc
+	shift 3
+	t0=$EPOCHREALTIME
+	"$@" >/dev/null 2>>"$WORK/errors.log"
+	rc=$?
+	t1=$EPOCHREALTIME
+	# grep exits 1 when nothing matched: not a failure.
+	if [ $rc -ne 0 ] && ! { [ "$1" = grep ] && [ $rc = 1 ]; }; then
+		echo "run $RUN $m $s: '$*' failed ($rc)" >>"$WORK/errors.log"
+		record "$m" "$s" NA
+		return 1
+	fi
+	record "$m" "$s" "$(awk -v a="$t0" -v b="$t1" -v n="$n" \
+		'BEGIN { d = b - a; if (n > 0) printf "%.0f", n / d; else printf "%.3f", d }')"
+}
+
+# fio_run METRIC SYSTEM FIELD fio-args...: FIELD of fio's terse v3 line
+# (7 read KiB/s, 8 read IOPS, 48 write KiB/s, 49 write IOPS); KiB/s are
+# recorded as MiB/s.
+fio_run() {
+	local m=$1 s=$2 f=$3 out
+	shift 3
+	out=$(fio --name="$m" --ioengine=psync --output-format=terse --terse-version=3 \
+		"$@" 2>>"$WORK/errors.log")
+	if [ $? -ne 0 ] || [ -z "$out" ]; then
+		echo "run $RUN $m $s: fio $* failed" >>"$WORK/errors.log"
+		record "$m" "$s" NA
+		return 1
+	fi
+	record "$m" "$s" "$(echo "$out" | tail -n 1 | awk -F';' -v f="$f" \
+		'{ if (f == 7 || f == 48) printf "%.0f", $f / 1024; else printf "%.0f", $f }')"
+}
+
+# ---- workloads -------------------------------------------------------------
+
+wl_meta() {	# system
+	local s=$1 d=${DIR[$1]}/meta
+	mkdir -p "$d"
+	timed create_flat "$s" "$NFILES" fs_mark -k -S 0 -s 0 -L 1 -n "$NFILES" -d "$d/flat"
+	timed create_tree "$s" "$NFILES" fs_mark -k -S 0 -s 0 -L 1 -n "$NFILES" \
+		-D "$NDIRS" -N $((NFILES / NDIRS)) -d "$d/tree"
+	dropc
+	timed stat_all "$s" $((NFILES * 2)) find "$d/flat" "$d/tree" -printf '%s\n'
+	dropc
+	timed ls_l "$s" 0 ls -l "$d/flat"
+	timed rm_rf "$s" $((NFILES * 2)) rm -rf "$d"
+}
+
+wl_small() {
+	local s=$1 d=${DIR[$1]}/small
+	mkdir -p "$d"
+	timed tar_x "$s" 0 tar -xf "$TARBALL" -C "$d"
+	dropc
+	timed du "$s" 0 du -s "$d"
+	dropc
+	timed find "$s" 0 find "$d"
+	dropc
+	timed grep_r "$s" 0 grep -r -l lsmfs-fsbench-no-such-string "$d"
+	timed rm_small "$s" 0 rm -rf "$d"
+}
+
+wl_data() {
+	local s=$1 d=${DIR[$1]}/data
+	mkdir -p "$d"
+	fio_run seq_write "$s" 48 --filename="$d/seq" --rw=write --bs=1M \
+		--size="${SEQ_MB}M" --end_fsync=1
+	dropc
+	fio_run seq_read "$s" 7 --filename="$d/seq" --rw=read --bs=1M --size="${SEQ_MB}M"
+	rm -f "$d/seq"
+	fio_run rand_write "$s" 49 --filename="$d/rand" --rw=randwrite --bs=4k \
+		--size="${RAND_MB}M" --time_based --runtime="$RAND_S"
+	fio_run rand_read "$s" 8 --filename="$d/rand" --rw=randread --bs=4k \
+		--size="${RAND_MB}M" --time_based --runtime="$RAND_S"
+	rm -f "$d/rand"
+	fio_run append_fsync "$s" 49 --filename="$d/append" --rw=write --bs=512 \
+		--size=$((NAPPEND * 512)) --file_append=1 --fallocate=none --fdatasync=1
+	rm -rf "$d"
+}
+
+# ---- summary ---------------------------------------------------------------
+
+summarize() {
+	awk -F'\t' -v systems="$SYSTEMS" -f "$HERE/fs/summarize.awk" "$RES"
+}
+
+plot() {	# out.svg
+	local dat=$WORK/ratios.dat
+	awk -F'\t' -v systems="$SYSTEMS" -v mode=plot -f "$HERE/fs/summarize.awk" "$RES" >"$dat"
+	gnuplot -e "datafile='$dat'; outfile='$1'" "$HERE/fs/ratios.gp" ||
+		say "gnuplot failed"
+}
+
+# ---- main --------------------------------------------------------------------
+
+mkdir -p "$WORK" || die "cannot make $WORK"
+need_tools
+case " $SYSTEMS " in *" phs "*) build_passthrough_hp ;; esac
+case ",$ONLY," in *,small,*) make_tarball ;; esac
+RES=$WORK/results.tsv
+: >"$RES"
+: >"$WORK/errors.log"
+{
+	echo "# fsbench $(date -u '+%Y-%m-%d %H:%M UTC') quick=$QUICK runs=$RUNS"
+	echo "# lsmfs: $LSMFS $LSMFS_OPTS"
+	echo "# host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
+} >"$WORK/header.txt"
+cat "$WORK/header.txt" >&2
+
+read -r -a SYS <<<"$SYSTEMS"
+for RUN in $(seq 1 "$RUNS"); do
+	# rotate the order of the systems from run to run
+	order=()
+	for i in "${!SYS[@]}"; do
+		order+=("${SYS[$(((i + RUN - 1) % ${#SYS[@]}))]}")
+	done
+	say "run $RUN of $RUNS: ${order[*]}"
+	for s in "${order[@]}"; do
+		mount_one "$s"
+	done
+	for g in meta small data; do
+		case ",$ONLY," in *,$g,*) ;; *) continue ;; esac
+		for s in "${order[@]}"; do
+			"wl_$g" "$s"
+		done
+	done
+	for s in "${order[@]}"; do
+		umount_one "$s"
+	done
+done
+
+cat "$WORK/header.txt"
+summarize
+[ -s "$WORK/errors.log" ] && say "some commands failed or complained: $WORK/errors.log"
+[ -n "$PLOT" ] && plot "$PLOT"
+exit 0
