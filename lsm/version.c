@@ -509,7 +509,9 @@ static int snapshot_edit(lsm_db *db, lsm_version_edit *e)
 	return 0;
 }
 
-static int write_current(lsm_db *db, uint64_t manifest_number)
+/* *renamed tells whether CURRENT was replaced (even if the call then
+ * failed to make that durable). */
+static int write_current(lsm_db *db, uint64_t manifest_number, bool *renamed)
 {
 	uint64_t tmpno = lsm_db_new_file_number(db);
 	char *tmp = lsm_fname(db->path, LSM_F_TEMP, tmpno);
@@ -531,6 +533,7 @@ static int write_current(lsm_db *db, uint64_t manifest_number)
 	if (rc < 0)
 		goto err;
 	LSM_ERR(db->env->rename(db->env, tmp, cur));
+	*renamed = true;
 	LSM_ERR(db->env->sync_dir(db->env, db->path));
 err:
 	if (f)
@@ -550,6 +553,7 @@ int lsm_db_new_manifest(lsm_db *db)
 	lsm_wal_writer *w = NULL;
 	uint64_t number = lsm_db_new_file_number(db);
 	char *path = lsm_fname(db->path, LSM_F_MANIFEST, number);
+	bool renamed = false;
 	int rc = 0;
 
 	lsm_edit_init(&e);
@@ -567,7 +571,7 @@ int lsm_db_new_manifest(lsm_db *db)
 	f = NULL;
 	LSM_ERR(lsm_wal_add(w, lsm_buf_slice(&rec)));
 	LSM_ERR(lsm_wal_sync(w));
-	LSM_ERR(write_current(db, number));
+	LSM_ERR(write_current(db, number, &renamed));
 	if (db->manifest)
 		lsm_wal_writer_close(db->manifest);
 	db->manifest = w;
@@ -578,7 +582,10 @@ err:
 		db->env->close(db->env, f);
 	if (w) {
 		lsm_wal_writer_close(w);
-		db->env->remove(db->env, path);
+		/* Once CURRENT names it, the new manifest is the store's
+		 * truth (or will be after a reboot): keep it. */
+		if (!renamed)
+			db->env->remove(db->env, path);
 	}
 	free(path);
 	lsm_buf_free(&rec);

@@ -164,15 +164,17 @@ static void model_rename(const char *from, const char *to)
 		del(t);
 	struct ent *f = find(from);
 	if (!f)
-		die("model: rename of unknown %s", from);
+		die("the log renames %s, which the model does not have", from);
 	bool dir = f->dir;
 	snprintf(f->path, sizeof f->path, "%s", to);
 	if (dir) {
 		for (int i = 0; i < M.n; i++)
 			if (has_prefix(M.e[i].path, from)) {
 				char np[PATHLEN * 2];
-				snprintf(np, sizeof np, "%s%s", to, M.e[i].path + strlen(from));
-				snprintf(M.e[i].path, PATHLEN, "%s", np);
+				int l = snprintf(np, sizeof np, "%s%s", to, M.e[i].path + strlen(from));
+				if (l < 0 || l >= PATHLEN)
+					die("model: path too long after renaming %s", from);
+				memcpy(M.e[i].path, np, (size_t)l + 1);
 			}
 	}
 }
@@ -534,6 +536,7 @@ static int cmd_run(const char *state, const char *log, uint64_t seed, const char
 		die("%s: %s", log, strerror(errno));
 	for (;;)
 		run_one(ctl);
+	return 0;
 }
 
 /* ---- check ------------------------------------------------------------- */
@@ -570,10 +573,15 @@ static void apply(const struct pending *p)
 		model_rename(p->a, p->b);
 		break;
 	case 'U':
+	case 'X':
+		if (!find(p->a))
+			die("the log removes %s, which the model does not have", p->a);
 		del(find(p->a));
 		break;
 	case 'L': {
 		struct ent *s = find(p->a);
+		if (!s)
+			die("the log links %s, which the model does not have", p->a);
 		struct ent *n = add(p->b, false);
 		n->obj = s->obj;
 		n->size = s->size;
@@ -582,9 +590,6 @@ static void apply(const struct pending *p)
 	}
 	case 'M':
 		add(p->a, true);
-		break;
-	case 'X':
-		del(find(p->a));
 		break;
 	}
 }
@@ -740,6 +745,8 @@ static int cmd_check(const char *state, const char *log)
 		lines++;
 		bump_names(p.a);
 		bump_names(p.b);
+		if (p.op == 'W' && p.obj >= M.next_obj)
+			M.next_obj = p.obj + 1;
 		if (line[0] == 'B') {
 			if (inflight)
 				die("%s: two operations in flight", log);

@@ -15,8 +15,9 @@
  *                                         gets an entry naming A, A's parent
  *                                         pointer says B — a loop cut off
  *                                         from the root
- *   damage STORE leak PATH BLOCK          add data block BLOCK (100 bytes of
- *                                         0xab) to PATH's inode
+ *   damage STORE leak PATH BLOCK [LEN]    put data block BLOCK (LEN bytes,
+ *                                         default 100, of 0xab) in PATH's
+ *                                         inode, its record unchanged
  *   damage STORE corrupt-inode PATH       replace PATH's inode record by
  *                                         10 bytes of garbage
  *   damage STORE bad-type DIR NAME        the entry DIR/NAME says "fifo"
@@ -224,13 +225,15 @@ int main(int argc, char **argv)
 		if ((rc = lsm_write(db, &wo_sync, b)) < 0)
 			die("cycle", rc);
 		lsm_batch_free(b);
-	} else if (!strcmp(cmd, "leak") && argc == 5) {
+	} else if (!strcmp(cmd, "leak") && (argc == 5 || argc == 6)) {
 		uint64_t ino = lookup(argv[3]);
-		char k[FS_KEY_BLOCK_LEN], v[100];
-		memset(v, 0xab, sizeof v);
+		size_t len = argc == 6 ? strtoul(argv[5], NULL, 10) : 100;
+		char k[FS_KEY_BLOCK_LEN], *v = malloc(len ? len : 1);
+		memset(v, 0xab, len);
 		fs_key_block(k, ino, strtoull(argv[4], NULL, 10));
-		if ((rc = lsm_put(db, &wo_sync, k, sizeof k, v, sizeof v)) < 0)
+		if ((rc = lsm_put(db, &wo_sync, k, sizeof k, v, len)) < 0)
 			die("leak", rc);
+		free(v);
 	} else if (!strcmp(cmd, "corrupt-inode") && argc == 4) {
 		char k[FS_KEY_INO_LEN];
 		fs_key_ino(k, FS_K_INODE, lookup(argv[3]));

@@ -10,7 +10,7 @@
 #   3. a second run exits 0 (and a -n run after it too);
 #   4. the store mounts and every file the damage did not touch is intact,
 #      plus what the repair promises for this KIND (lost+found etc.).
-# KIND: sst_flip table_missing table_extra missing_inode unref_inode
+# KIND: sst_flip wal_flip table_missing table_extra missing_inode unref_inode
 #       wrong_nlink dir_cycle leaked_block orphan, and misc (several
 #       smaller kinds at once)
 . "$(dirname "$0")/common.sh"
@@ -49,6 +49,16 @@ table_missing)
 	WANT_N="0x010003"
 	WANT_Y="0x000005 0x010003"
 	DAMAGED=(victim)
+	;;
+wal_flip)
+	# After the flush, the log holds what the unmount wrote (a complete
+	# record); a flipped byte inside it is damage, not a torn write.
+	f=$(cd "$STORE" && ls | grep '\.log$' | sort | tail -1)
+	size=$(stat -c %s "$STORE/$f")
+	[ "$size" -gt 16 ] || fail "log $f too small to damage ($size bytes)"
+	check "flip" "$DAMAGE" flip "$STORE/$f" $((size / 2))
+	WANT_N="0x010009"
+	WANT_Y="0x010009"
 	;;
 table_extra)
 	cp "$STORE/$(newest_sst)" "$STORE/900000.sst"
@@ -92,9 +102,18 @@ misc)
 	check "damage" "$DAMAGE" "$STORE" stray-xattr 777777
 	check "damage" "$DAMAGE" "$STORE" stray-orphan 777778
 	check "damage" "$DAMAGE" "$STORE" stray-key
-	WANT_N="0x000005 0x020001 0x020003 0x02000b 0x02000f 0x030005 0x030007 0x060002"
-	WANT_Y="0x000005 0x020001 0x020003 0x02000b 0x02000f 0x030005 0x030007 0x060002"
-	DAMAGED=(f9 link_dangling)
+	# Blocks the inode records do not account for: in a hole of a sparse
+	# file (count), in the trailing hole of a file without blocks (range
+	# and count), too long for a block, bytes past the end of a file.
+	check "damage" "$DAMAGE" "$STORE" leak sparse 500
+	check "damage" "$DAMAGE" "$STORE" leak zeros 2
+	check "damage" "$DAMAGE" "$STORE" leak a/big2 0 5000
+	check "damage" "$DAMAGE" "$STORE" leak big1 4 4096
+	CODES="0x000005 0x020001 0x020003 0x020007 0x020008 0x020009 0x02000a 0x02000b"
+	CODES+=" 0x02000f 0x030005 0x030007 0x060002"
+	WANT_N=$CODES
+	WANT_Y=$CODES
+	DAMAGED=(f9 link_dangling sparse zeros a/big2 big1)
 	;;
 orphan)
 	# A file open and unlinked when the daemon dies.
@@ -148,6 +167,14 @@ missing_inode)
 misc)
 	[ ! -e "$MNT/f9" ] && [ ! -L "$MNT/link_dangling" ] || fail "cleared inodes still named"
 	[ -f "$MNT/f10" ] || fail "f10 not a regular file again"
+	# The stray blocks within the files' sizes are data now; the bytes
+	# written past big1's end were cleared, so extending shows zeros.
+	[ "$(stat -c %s "$MNT/zeros")" = 20480 ] || fail "zeros changed size"
+	[ "$(dd if="$MNT/zeros" bs=4096 skip=2 count=1 status=none | od -An -tx1 | head -1 | tr -d ' ')" = \
+		"abababababababababababababababab" ] || fail "zeros' block 2 is not the stray data"
+	truncate -s 30000 "$MNT/big1" || fail "extend big1"
+	[ "$(tail -c 10000 "$MNT/big1" | tr -d '\0' | wc -c)" = 0 ] ||
+		fail "extending big1 shows bytes that were past its end"
 	;;
 unref_inode)
 	[ "$(cat "$MNT/lost+found/#$UNREF" 2>&1)" = unreferenced ] ||

@@ -907,6 +907,59 @@ static void test_range_tombstone_only_table(void **state)
 	check_gets(fx->db, NULL, &m);
 }
 
+static void test_range_tombstone_across_table_split(void **state)
+{
+	/* A range tombstone that a snapshot keeps alive spans many output
+	 * tables of one compaction, every key rewritten after it: each
+	 * table's piece of the tombstone ends where the next table begins,
+	 * and a point read of that boundary key must still look in the next
+	 * table. */
+	struct fx *fx = *state;
+	char k[16], v[128];
+	small_opts(fx);
+	fx->opt.target_file_size = 4096;
+	fx->opt.block_size = 1024;
+	fx_open(fx);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(k, sizeof k, "k%04d", i);
+		snprintf(v, sizeof v, "old-%d-%080d", i, 0);
+		put_s(fx->db, k, v);
+	}
+	const lsm_snapshot *s = lsm_snapshot_acquire(fx->db);
+	assert_int_equal(lsm_delete_range(fx->db, NULL, "k", 1, "l", 1), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(k, sizeof k, "k%04d", i);
+		snprintf(v, sizeof v, "new-%d-%080d", i, 0);
+		put_s(fx->db, k, v);
+	}
+	assert_int_equal(lsm_compact_range(fx->db, NULL, 0, NULL, 0), 0);
+	lsm_stats st;
+	assert_int_equal(lsm_get_stats(fx->db, &st), 0);
+	assert_true(st.level[st.num_levels - 1].tables >= 10);
+	assert_true(st.level[st.num_levels - 1].range_tombstones >= 10);
+	int missing = 0, first = -1;
+	for (int i = 0; i < 2000; i++) {
+		void *got;
+		size_t gl;
+		snprintf(k, sizeof k, "k%04d", i);
+		snprintf(v, sizeof v, "new-%d-%080d", i, 0);
+		int rc = lsm_get(fx->db, NULL, k, strlen(k), &got, &gl);
+		if (rc != 0 || gl != strlen(v) || memcmp(got, v, gl) != 0) {
+			if (first < 0)
+				first = i;
+			missing++;
+		}
+		if (rc == 0)
+			free(got);
+		snprintf(v, sizeof v, "old-%d-%080d", i, 0);
+		expect_s(fx->db, s, k, v);
+	}
+	if (missing)
+		fail_msg("%d of 2000 keys not read back (first: k%04d) across %llu tables",
+			 missing, first, (unsigned long long)st.level[st.num_levels - 1].tables);
+	lsm_snapshot_release(fx->db, s);
+}
+
 static void test_batches(void **state)
 {
 	struct fx *fx = *state;
@@ -1421,6 +1474,7 @@ int main(void)
 		T(test_iter_odd_bounds),
 		T(test_delete_range),
 		T(test_range_tombstone_only_table),
+		T(test_range_tombstone_across_table_split),
 		T(test_batches),
 		T(test_iter_memtable),
 		T(test_iter_layers),

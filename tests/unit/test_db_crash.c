@@ -23,7 +23,10 @@
  * The error tests: a failed WAL append or sync makes the write fail, the
  * error is latched (every later write fails with it, detail included)
  * while reads and iterators go on working, and the store is whole after a
- * reopen.  Same for a failed flush.
+ * reopen.  Same for a failed flush, for each failing sync of a compaction,
+ * for every single failing I/O call of a recovering open, and for every
+ * single failing I/O call of the workload above (without a power cut:
+ * then every acknowledged batch must survive).
  * Threads: single-threaded (the engine's own threads run underneath).
  */
 #include <stdarg.h>
@@ -206,14 +209,17 @@ static void model_at(const struct workload *w, int p, uint32_t *m)
 
 /* Run the workload until the first error.  *issued: batches handed to
  * lsm_write (the failing one included); *durable: batches acknowledged as
- * durable. */
-static int wl_run(const struct workload *w, lsm_db *db, int *issued, int *durable)
+ * durable; *acked (if not NULL): batches whose lsm_write returned 0. */
+static int wl_run2(const struct workload *w, lsm_db *db, int *issued, int *durable,
+		   int *acked)
 {
 	lsm_batch *b = lsm_batch_new();
 	char v[512];
 	int rc = 0;
 	assert_non_null(b);
 	*issued = *durable = 0;
+	if (acked)
+		*acked = 0;
 	for (int i = 0; i < w->n && rc == 0; i++) {
 		const struct wbatch *wb = &w->b[i];
 		lsm_write_options wo = { .sync = wb->sync };
@@ -235,6 +241,8 @@ static int wl_run(const struct workload *w, lsm_db *db, int *issued, int *durabl
 		rc = lsm_write(db, &wo, b);
 		if (rc)
 			break;
+		if (acked)
+			*acked = i + 1;
 		if (wb->sync)
 			*durable = i + 1;
 		if (wb->sync_after) {
@@ -257,6 +265,11 @@ static int wl_run(const struct workload *w, lsm_db *db, int *issued, int *durabl
 	}
 	lsm_batch_free(b);
 	return rc;
+}
+
+static int wl_run(const struct workload *w, lsm_db *db, int *issued, int *durable)
+{
+	return wl_run2(w, db, issued, durable, NULL);
 }
 
 /* Compare the whole store with the model after [0, p) batches; returns
@@ -357,7 +370,6 @@ static void crash_options(lsm_options *o, lsm_env *env)
 
 struct sweep_stats {
 	int points, crashed, max_p, min_gap;
-	long extra_syncs;
 };
 
 /* One crash point: run with a crash after sync k, cut power, recover,
@@ -486,7 +498,7 @@ static void test_crash_every_sync(void **state)
 	(void)state;
 	struct workload w;
 	struct sweep_stats ss = { .min_gap = 1 << 30 };
-	wl_build(&w, 160, 12345);
+	wl_build(&w, 120, 12345);
 	uint64_t n = count_syncs(&w);
 	assert_true(n >= 20);
 	/* a few points past the counted ones: background work differs from
@@ -507,7 +519,7 @@ static void test_crash_during_recovery(void **state)
 	wl_build(&w, 80, 999);
 	uint64_t n = count_syncs(&w);
 	for (uint64_t k = 3; k <= n; k += 5)
-		for (uint64_t nested = 1; nested <= 6; nested++)
+		for (uint64_t nested = 1; nested <= 4; nested++)
 			crash_at(&w, k, nested, &ss);
 	print_message("  %d crash points with a crash during recovery\n", ss.points);
 	wl_free(&w);
@@ -713,6 +725,178 @@ static void test_close_after_crash_with_pending_work(void **state)
 	}
 }
 
+static void test_fail_every_call(void **state)
+{
+	/* the n-th I/O call of a running store fails, for every n: the error
+	 * surfaces (now or at a later call), the store closes, and a reopen
+	 * holds every acknowledged batch and nothing half-applied */
+	(void)state;
+	struct workload w;
+	char why[256];
+	wl_build(&w, 50, 777);
+	/* count the calls of a clean run */
+	lsm_env *mem = lsm_env_mem_new();
+	lsm_env *env = lsm_env_fault_new(mem);
+	lsm_options o;
+	lsm_db *db;
+	int issued, durable, acked;
+	crash_options(&o, env);
+	assert_int_equal(lsm_open(DB, &o, &db), 0);
+	uint64_t c0 = lsm_env_fault_count(env, LSM_FAULT_ANY);
+	assert_int_equal(wl_run2(&w, db, &issued, &durable, &acked), 0);
+	uint64_t calls = lsm_env_fault_count(env, LSM_FAULT_ANY) - c0;
+	assert_int_equal(lsm_close(db), 0);
+	env->destroy(env);
+	mem->destroy(mem);
+
+	int failed_runs = 0;
+	for (uint64_t n = 1; n <= calls; n += 1 + n / 60) {
+		mem = lsm_env_mem_new();
+		env = lsm_env_fault_new(mem);
+		crash_options(&o, env);
+		assert_int_equal(lsm_open(DB, &o, &db), 0);
+		lsm_env_fault_fail_nth(env, LSM_FAULT_ANY, n, -EIO);
+		int rc = wl_run2(&w, db, &issued, &durable, &acked);
+		if (rc) {
+			failed_runs++;
+			if (rc != -EIO)
+				fail_msg("call %llu failing: batch %d: %s (%s)", (unsigned long long)n,
+					 issued, lsm_strerror(rc), lsm_errdetail());
+		}
+		(void)lsm_close(db);
+		lsm_env_fault_fail_nth(env, LSM_FAULT_ANY, 0, 0);
+		rc = lsm_open(DB, &o, &db);
+		if (rc)
+			fail_msg("call %llu failed: reopen: %s (%s)", (unsigned long long)n,
+				 lsm_strerror(rc), lsm_errdetail());
+		int p = recovered_prefix(&w, db);
+		/* the batch being written when the error surfaced may or may
+		 * not be there; every one acknowledged is */
+		if (p < acked || p > issued)
+			fail_msg("call %llu failed: recovered %d batches, %d acknowledged, %d issued",
+				 (unsigned long long)n, p, acked, issued);
+		if (!store_equals(&w, db, p, why, sizeof why))
+			fail_msg("call %llu failed: after recovering %d batches: %s",
+				 (unsigned long long)n, p, why);
+		assert_int_equal(lsm_close(db), 0);
+		env->destroy(env);
+		mem->destroy(mem);
+	}
+	print_message("  %llu calls in the workload, %d runs saw the error\n",
+		      (unsigned long long)calls, failed_runs);
+	assert_true(failed_runs > 0);
+	wl_free(&w);
+}
+
+static void test_compaction_manifest_sync_fails(void **state)
+{
+	/* The sync of the manifest edit that installs a compaction fails.
+	 * The edit may or may not be on disk: whichever way the next open
+	 * reads it, the tables it names must be there.  Every sync of the
+	 * compaction is failed in turn (its output table, the directory, the
+	 * manifest). */
+	(void)state;
+	for (uint64_t k = 1; k <= 4; k++) {
+		lsm_env *mem = lsm_env_mem_new();
+		lsm_env *env = lsm_env_fault_new(mem);
+		lsm_options o;
+		lsm_db *db;
+		char key[16], v[64];
+		lsm_options_init(&o);
+		o.env = env;
+		o.create_if_missing = true;
+		o.disable_auto_compaction = true;
+		assert_int_equal(lsm_open(DB, &o, &db), 0);
+		for (int t = 0; t < 2; t++) {
+			for (int i = 0; i < 100; i++) {
+				snprintf(key, sizeof key, "k%04d", i * 2 + t);
+				snprintf(v, sizeof v, "v%d", i);
+				assert_int_equal(lsm_put(db, NULL, key, strlen(key), v, strlen(v)), 0);
+			}
+			assert_int_equal(lsm_flush(db, true), 0);
+		}
+		lsm_env_fault_fail_nth(env, LSM_FAULT_SYNC, k, -EIO);
+		int rc = lsm_compact_range(db, NULL, 0, NULL, 0);
+		lsm_env_fault_fail_nth(env, LSM_FAULT_SYNC, 0, 0);
+		(void)rc;	/* fails, or succeeds if k is past its syncs */
+		(void)lsm_close(db);
+		rc = lsm_open(DB, &o, &db);
+		if (rc)
+			fail_msg("sync %llu of a compaction failed: reopen: %s (%s)",
+				 (unsigned long long)k, lsm_strerror(rc), lsm_errdetail());
+		for (int i = 0; i < 200; i++) {
+			void *got;
+			size_t gl;
+			snprintf(key, sizeof key, "k%04d", i);
+			rc = lsm_get(db, NULL, key, strlen(key), &got, &gl);
+			if (rc)
+				fail_msg("sync %llu of a compaction failed: get %s: %s (%s)",
+					 (unsigned long long)k, key, lsm_strerror(rc), lsm_errdetail());
+			free(got);
+		}
+		assert_int_equal(lsm_close(db), 0);
+		env->destroy(env);
+		mem->destroy(mem);
+	}
+}
+
+static void test_open_fault_sweep(void **state)
+{
+	/* every I/O call of a recovering open fails in turn: the open fails
+	 * cleanly (or copes), and the next open finds everything */
+	(void)state;
+	lsm_env *mem = lsm_env_mem_new();
+	lsm_env *env = lsm_env_fault_new(mem);
+	lsm_options o;
+	lsm_db *db;
+	struct workload w;
+	char why[256];
+	int issued, durable;
+	wl_build(&w, 40, 4242);
+	crash_options(&o, env);
+	assert_int_equal(lsm_open(DB, &o, &db), 0);
+	assert_int_equal(wl_run(&w, db, &issued, &durable), 0);
+	assert_int_equal(lsm_close(db), 0);
+	/* count the calls of one open */
+	uint64_t c0 = lsm_env_fault_count(env, LSM_FAULT_ANY);
+	assert_int_equal(lsm_open(DB, &o, &db), 0);
+	uint64_t calls = lsm_env_fault_count(env, LSM_FAULT_ANY) - c0;
+	assert_int_equal(lsm_close(db), 0);
+	/* make the next open replay a log again */
+	assert_int_equal(lsm_open(DB, &o, &db), 0);
+	assert_int_equal(lsm_put(db, NULL, "zz", 2, "1", 1), 0);
+	assert_int_equal(lsm_delete(db, NULL, "zz", 2), 0);
+	assert_int_equal(lsm_close(db), 0);
+	int failed = 0;
+	for (uint64_t n = 1; n <= calls + 10; n++) {
+		lsm_env_fault_fail_nth(env, LSM_FAULT_ANY, n, -EIO);
+		int rc = lsm_open(DB, &o, &db);
+		lsm_env_fault_fail_nth(env, LSM_FAULT_ANY, 0, 0);
+		if (rc == 0) {
+			(void)lsm_close(db);
+		} else {
+			failed++;
+			if (rc != -EIO)
+				fail_msg("open with call %llu failing: %s (%s)", (unsigned long long)n,
+					 lsm_strerror(rc), lsm_errdetail());
+		}
+		rc = lsm_open(DB, &o, &db);
+		if (rc)
+			fail_msg("open after a failed open (call %llu): %s (%s)", (unsigned long long)n,
+				 lsm_strerror(rc), lsm_errdetail());
+		if (!store_equals(&w, db, w.n, why, sizeof why))
+			fail_msg("after a failed open (call %llu): %s", (unsigned long long)n, why);
+		assert_int_equal(lsm_put(db, NULL, "zz", 2, "1", 1), 0);
+		assert_int_equal(lsm_delete(db, NULL, "zz", 2), 0);
+		assert_int_equal(lsm_close(db), 0);
+	}
+	print_message("  %llu calls per open, %d failed opens\n", (unsigned long long)calls, failed);
+	assert_true(failed > 0);
+	wl_free(&w);
+	env->destroy(env);
+	mem->destroy(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -720,6 +904,9 @@ int main(void)
 		cmocka_unit_test(test_sync_error_latched),
 		cmocka_unit_test(test_flush_error_latched),
 		cmocka_unit_test(test_close_after_crash_with_pending_work),
+		cmocka_unit_test(test_compaction_manifest_sync_fails),
+		cmocka_unit_test(test_open_fault_sweep),
+		cmocka_unit_test(test_fail_every_call),
 		cmocka_unit_test(test_crash_every_sync),
 		cmocka_unit_test(test_crash_during_recovery),
 	};

@@ -388,6 +388,8 @@ void fsck_fix_done(struct fsck_ctx *ctx, int rc)
 	if (ctx->fixed)
 		ctx->fixed--;
 	ctx->unfixed++;
+	if (rc == -ECANCELED)
+		return;		/* not made, by a later answer: no error */
 	ctx->exit_extra |= FSCK_ERROR;
 	fprintf(stderr, "fsck.lsmfs: %s: the repair failed: %s\n", ctx->store,
 		lsm_strerror(rc));

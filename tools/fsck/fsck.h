@@ -197,7 +197,9 @@ void fsck_own_count(struct fsck_ctx *ctx, uint32_t mode, int delta);
 int fsck_batch_super(struct fsck_ctx *ctx, lsm_batch *b);
 
 /* A fix was answered yes; rc is the result of making it.  On failure the
- * problem counts as uncorrected and the run as an operational error. */
+ * problem counts as uncorrected and the run as an operational error;
+ * -ECANCELED: the fix could not be made because a later question (one it
+ * depends on) was answered no — uncorrected, but no error. */
 void fsck_fix_done(struct fsck_ctx *ctx, int rc);
 
 /* ---- reading (fsck.c) ------------------------------------------------- */

@@ -13,7 +13,9 @@
  *     its readable entries salvaged into a replacement table
  *     (lsm_repair_drop_table(..., true)); if even that fails, dropped;
  *   - a missing table: dropped (lsm_repair_drop_table(..., false));
- *   - a file not in the manifest: removed (lsm_repair_remove_extra).
+ *   - a file not in the manifest: removed (lsm_repair_remove_extra);
+ *   - a log damaged before its tail: cut at the damaged record
+ *     (lsm_repair_truncate_log), losing that record and what follows.
  * What a drop loses (inodes, entries, blocks) is found and repaired by the
  * logical passes that follow.
  *
@@ -186,6 +188,13 @@ int fsck_pass_engine(struct fsck_ctx *ctx)
 				frc = lsm_repair_remove_extra(ctx->store, &ctx->lo, r->file);
 				if (frc < 0)
 					fsck_read_error(ctx, frc, "removing an extra file");
+			} else if (r->problem == LSM_CHECK_WAL_CORRUPT) {
+				/* the damaged record and what follows it are lost;
+				 * the logical passes repair what they referred to */
+				frc = lsm_repair_truncate_log(ctx->store, &ctx->lo, r->file,
+							      r->offset);
+				if (frc < 0)
+					fsck_read_error(ctx, frc, "truncating a damaged log");
 			}
 			fsck_fix_done(ctx, frc);
 		}

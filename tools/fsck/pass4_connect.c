@@ -135,11 +135,11 @@ static int make_lost_found(struct fsck_ctx *ctx, uint64_t for_ino)
 	if (not_dir) {
 		fix_problem(ctx, PR_4_LOST_FOUND_NOT_DIR, &pc);
 		lf_refused = true;
-		return -ENOTDIR;
+		return -ECANCELED;
 	}
 	if (!fix_problem(ctx, PR_4_NO_LOST_FOUND, &pc)) {
 		lf_refused = true;
-		return -ENOENT;
+		return -ECANCELED;
 	}
 	struct fsck_inode *root = fsck_inode_live(ctx, FS_ROOT_INO);
 	uint64_t ino = new_ino(ctx);
@@ -252,9 +252,15 @@ static bool reconnect(struct fsck_ctx *ctx, struct fsck_inode *fi, uint32_t code
 	pc.num = fi->size;
 	if (!fix_problem(ctx, code, &pc))
 		return false;
-	if (lf_refused || make_lost_found(ctx, fi->ino) < 0) {
-		/* Counted as uncorrected: the answer was yes, nothing was done. */
-		fsck_fix_done(ctx, -ENOENT);
+	if (lf_refused) {
+		fsck_fix_done(ctx, -ECANCELED);
+		return false;
+	}
+	int lrc = make_lost_found(ctx, fi->ino);
+	if (lrc < 0) {
+		/* Uncorrected: the answer was yes, nothing could be done
+		 * (an error was reported already if it was one). */
+		fsck_fix_done(ctx, -ECANCELED);
 		return false;
 	}
 	struct fsck_inode *lf = fsck_inode_live(ctx, ctx->lost_found);

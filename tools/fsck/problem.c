@@ -103,7 +103,7 @@ static const struct problem problem_table[] = {
 	  PROMPT_SALVAGE, PR_BLOCKING },
 	{ PR_1_LEVEL_OVERLAP, "%s", PROMPT_NONE, PR_BLOCKING },
 	{ PR_1_SEQ, "%s", PROMPT_NONE, 0 },
-	{ PR_1_WAL_CORRUPT, "Write-ahead log %N is damaged at byte %n: %s", PROMPT_NONE,
+	{ PR_1_WAL_CORRUPT, "Write-ahead log %N is damaged at byte %n: %s", PROMPT_TRUNCATE,
 	  PR_BLOCKING },
 	{ PR_1_EXTRA_FILE, "File %N is not part of the store's live state", PROMPT_REMOVE,
 	  PR_PREEN_OK },
