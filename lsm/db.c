@@ -229,8 +229,9 @@ static int switch_memtable(lsm_db *db)
 	db->imm = imm;
 	/* Writes in the old log that were not synced become durable only
 	 * when its memtable is flushed; sync it now so that lsm_sync, which
-	 * syncs the current log, covers every earlier write. */
-	LSM_ERR(lsm_wal_sync(db->log));
+	 * syncs the current log, covers every earlier write.  (A log whose
+	 * append failed is retired here too: see nospace_retry.) */
+	LSM_ERR(lsm_wal_sync_final(db->log));
 	lsm_wal_writer_close(db->log);
 	db->log = w;
 	db->log_number = number;
@@ -253,13 +254,48 @@ err:
 	return rc;
 }
 
+/*
+ * Running out of space is the one latched error that can go away: the user
+ * deletes files, compaction or another process frees space.  So a latched
+ * -ENOSPC does not stop writes for good: a write that finds it (once per
+ * call) clears it and tries again.  The flush thread and the compaction
+ * workers are woken to retry their jobs (a failed job has removed its
+ * partial output), and a log whose append failed — it may end in part of
+ * a record, after which nothing may be appended — is synced as it is and
+ * replaced by a fresh one (its memtable becomes immutable and is flushed
+ * like any other).  If the retry fails, the error is latched again and the
+ * caller gets it.  Every other error stays latched.
+ * REQUIRES: mu held, caller is the write leader, bg_error == -ENOSPC.
+ */
+static int nospace_retry(lsm_db *db)
+{
+	lsm_log(db, "out of space earlier (%s); trying again", db->bg_error_detail);
+	db->bg_error = 0;
+	pthread_cond_signal(&db->flush_cv);
+	lsm_compact_maybe_schedule(db);
+	if (!lsm_wal_failed(db->log))
+		return 0;
+	int rc = switch_memtable(db);
+	if (rc < 0)
+		lsm_db_set_bg_error(db, rc);
+	return rc;
+}
+
 /* REQUIRES: mu held, caller is the write leader. */
 static int make_room(lsm_db *db, bool force)
 {
 	bool allow_delay = !force;
+	bool retried = false;
 	for (;;) {
-		if (db->bg_error)
-			return latched(db);
+		if (db->bg_error) {
+			if (db->bg_error != -ENOSPC || retried)
+				return latched(db);
+			retried = true;
+			int rc = nospace_retry(db);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		if (db->closing)
 			return lsm_err(LSM_E_CLOSED, "database is closing");
 		size_t l0 = db->current->nfiles[0];

@@ -52,6 +52,7 @@ struct lsm_wal_writer {
 	uint64_t size;		/* bytes in the file (appended successfully) */
 	lsm_buf buf;		/* fragments staged for the next append */
 	int err;		/* first append/sync error; latched */
+	bool sync_failed;	/* err came from a sync */
 };
 
 int lsm_wal_writer_new(lsm_env *env, lsm_file *f, const char *path,
@@ -173,6 +174,27 @@ int lsm_wal_sync(lsm_wal_writer *w)
 		/* After a failed fsync the kernel may have dropped the dirty
 		 * pages: we cannot know what is durable any more. */
 		w->err = rc;
+		w->sync_failed = true;
+		return lsm_err(rc, "%s: sync failed: %s", w->path,
+			       lsm_strerror(rc));
+	}
+	return 0;
+}
+
+bool lsm_wal_failed(const lsm_wal_writer *w)
+{
+	return w->err != 0;
+}
+
+int lsm_wal_sync_final(lsm_wal_writer *w)
+{
+	if (!w->err || w->sync_failed)
+		return lsm_wal_sync(w);
+	/* Only appends failed: the file holds whole records, perhaps then
+	 * part of one; nothing will follow it, so it is a torn tail. */
+	int rc = w->env->sync(w->env, w->f);
+	if (rc < 0) {
+		w->sync_failed = true;
 		return lsm_err(rc, "%s: sync failed: %s", w->path,
 			       lsm_strerror(rc));
 	}

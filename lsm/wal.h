@@ -73,6 +73,13 @@ int lsm_wal_writer_new(lsm_env *env, lsm_file *f, const char *path,
 int lsm_wal_add(lsm_wal_writer *w, lsm_slice record);
 /* Make every record added so far durable. */
 int lsm_wal_sync(lsm_wal_writer *w);
+/* True once an append or sync has failed (invariant 4). */
+bool lsm_wal_failed(const lsm_wal_writer *w);
+/* Sync a log that will take no more records because it is being replaced.
+ * Unlike lsm_wal_sync this works after a failed append: the partial record
+ * the file may end in becomes a torn tail that recovery drops.  After a
+ * failed sync it fails (what is durable is unknown). */
+int lsm_wal_sync_final(lsm_wal_writer *w);
 /* Bytes in the file: file_offset plus everything appended since. */
 uint64_t lsm_wal_size(const lsm_wal_writer *w);
 /* Close f and free w.  Does not sync.  Returns close's result. */
