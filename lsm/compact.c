@@ -2,7 +2,7 @@
  * compact.c — leveled compaction in three roles:
  *
  *   scheduler     pick_job(): scores the levels and the tables and picks
- *                 one job, under db->mu.  Order: manual requests, the
+ *                 one job, under db->mu.  Order: the
  *                 emergency (a table more than emergency_dead_ratio dead),
  *                 size (L0 by file count, L1+ by bytes over target),
  *                 tombstone density, then bottommost tables whose garbage
@@ -59,17 +59,8 @@ typedef struct lsm_job {
 	double bloom_fpr;	/* informational; bits per key come from opts */
 	lsm_version *ver;	/* the version the job was picked from */
 	bool trivial;
+	bool bottommost;	/* no level below the output holds its keys */
 } lsm_job;
-
-struct manual_req {
-	int level;		/* level to compact from */
-	bool has_begin, has_end;
-	lsm_buf begin, end;
-	bool done;
-	bool picked;
-	int status;
-	struct manual_req *next;
-};
 
 struct held {
 	uint64_t number, bytes;
@@ -85,7 +76,8 @@ struct lsm_compaction_state {
 	bool stop;
 	atomic_bool cancel;
 	uint64_t next_job_id;
-	struct manual_req *manual;
+	int manual_waiting;	/* manual compactions waiting for levels */
+	int manual_running;
 	/* rate budget: a token bucket shared by the workers */
 	pthread_mutex_t rate_mu;
 	double tokens;
@@ -317,38 +309,6 @@ static lsm_job *pick_bottom(lsm_db *db, uint64_t cutoff)
 	return NULL;
 }
 
-static lsm_job *pick_manual(lsm_db *db)
-{
-	struct lsm_compaction_state *cs = db->cs;
-	for (struct manual_req *m = cs->manual; m; m = m->next) {
-		if (m->done || m->picked)
-			continue;
-		int out = m->level + 1 < db->opt.num_levels ? m->level + 1 : m->level;
-		if (!levels_free(cs, m->level, out))
-			continue;
-		lsm_slice b = lsm_buf_slice(&m->begin), e = lsm_buf_slice(&m->end);
-		lsm_file_meta **files = NULL;
-		size_t n = lsm_version_overlapping(db->current, m->level, m->has_begin ? &b : NULL,
-						   m->has_end ? &e : NULL, &files);
-		if (!files)
-			continue;
-		m->picked = true;
-		if (n == 0) {
-			free(files);
-			m->done = true;
-			pthread_cond_broadcast(&db->bg_cv);
-			continue;
-		}
-		lsm_job *j = make_job(db, JOB_MANUAL, m->level, out, files, n);
-		if (!j) {
-			m->picked = false;	/* busy: retry after the running job */
-			continue;
-		}
-		return j;
-	}
-	return NULL;
-}
-
 static lsm_job *pick_job(lsm_db *db)
 {
 	struct lsm_compaction_state *cs = db->cs;
@@ -358,12 +318,12 @@ static lsm_job *pick_job(lsm_db *db)
 	uint64_t cutoff = lsm_db_snapshot_list(db, &snaps, &nsnaps);
 	lsm_job *j = NULL;
 
-	if (cs->paused) {
+	/* a waiting manual compaction goes first: start nothing new */
+	if (cs->paused || cs->manual_waiting) {
 		free(snaps);
 		return NULL;
 	}
-	j = pick_manual(db);
-	if (!j && !db->opt.disable_auto_compaction) {
+	if (!db->opt.disable_auto_compaction) {
 		j = pick_dead(db, db->opt.emergency_dead_ratio, JOB_EMERGENCY, cutoff);
 		if (!j) {
 			/* size: the level with the highest score >= 1 */
@@ -406,7 +366,7 @@ static lsm_job *pick_job(lsm_db *db)
 	/* A lone table with nothing to merge below moves without a rewrite,
 	 * unless the job exists to drop its garbage. */
 	if (j->out_level != j->level && j->nin[1] == 0 && j->nin[0] == 1 &&
-	    (j->kind == JOB_SIZE || j->kind == JOB_MANUAL)) {
+	    j->kind == JOB_SIZE) {
 		/* (an L0 input set is closed under overlap, so a lone L0
 		 * table overlaps no other L0 table) */
 		j->trivial = true;
@@ -657,6 +617,24 @@ out:
 	return rc;
 }
 
+/* Does no level below the output hold any key of the job's range? */
+static void job_set_bottommost(const lsm_db *db, lsm_job *j)
+{
+	lsm_slice lo = {0}, hi = {0};
+	bool first = true;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < j->nin[k]; i++) {
+			lsm_slice s = ukey_of(&j->in[k][i]->smallest);
+			lsm_slice g = ukey_of(&j->in[k][i]->largest);
+			if (first || lsm_slice_cmp(s, lo) < 0)
+				lo = s;
+			if (first || lsm_slice_cmp(g, hi) > 0)
+				hi = g;
+			first = false;
+		}
+	j->bottommost = first || !below_holds(db, j, lo, hi);
+}
+
 static int run_job(struct job_run *r)
 {
 	lsm_db *db = r->db;
@@ -665,6 +643,7 @@ static int run_job(struct job_run *r)
 	lsm_table **tables = NULL;
 	size_t nits = 0, ntables = 0;
 	lsm_buf cur = {0};	/* current user key */
+	lsm_buf zk = {0};	/* a key with its sequence zeroed */
 	bool have_cur = false;
 	size_t last_stripe = 0;
 	bool have_kept = false;
@@ -672,6 +651,7 @@ static int run_job(struct job_run *r)
 	int rc;
 
 	LSM_ERR(gather_inputs(r, &its, &nits, &tables, &ntables));
+	job_set_bottommost(db, j);
 	it = lsm_it_merge(its, nits, lsm_ikey_cmp);
 	free(its);
 	its = NULL;
@@ -744,6 +724,15 @@ static int run_job(struct job_run *r)
 			LSM_ERR(open_output(r, uk));
 			o = &r->outs[r->nouts - 1];
 		}
+		if (j->bottommost && type == LSM_T_VAL && seq <= j->cutoff && seq != 0) {
+			/* Nothing below, and every pin sees this version: its
+			 * sequence says nothing any more.  Zero trailers make
+			 * the bottom level smaller (they compress away), and
+			 * it still sorts after any newer version kept. */
+			lsm_buf_clear(&zk);
+			LSM_ERR(lsm_ikey_append(&zk, uk, 0, LSM_T_VAL));
+			ik = lsm_buf_slice(&zk);
+		}
 		LSM_ERR(lsm_tb_add(o->tb, ik, lsm_it_value(it)));
 		uint64_t est = lsm_tb_size_estimate(o->tb);
 		if (est > r->charged + (256u << 10)) {
@@ -776,6 +765,7 @@ err:
 		lsm_table_close(tables[i]);
 	free(tables);
 	lsm_buf_free(&cur);
+	lsm_buf_free(&zk);
 	return rc;
 }
 
@@ -805,7 +795,7 @@ static int install_job(lsm_db *db, struct job_run *r)
 	lsm_edit_init(&e);
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < j->nin[k]; i++)
-			LSM_ERR(lsm_edit_del_file(&e, k ? j->out_level : j->level,
+			LSM_ERR(lsm_edit_del_file(&e, j->in[k][i]->level,
 						  j->in[k][i]->number));
 	if (j->trivial) {
 		/* The moved table keeps its meta object, not a copy: older
@@ -882,18 +872,11 @@ static void *worker_main(void *arg)
 				lsm_errdetail());
 			lsm_db_set_bg_error(db, rc);
 		}
+		bool unsure = db->manifest_unsure;
 		pthread_mutex_unlock(&db->mu);
-		discard_outputs(&r, rc < 0);
+		discard_outputs(&r, rc < 0 && !unsure);
 		lsm_frag_free(r.frag);
 		pthread_mutex_lock(&db->mu);
-		/* manual requests: a job for a level finishes that level */
-		if (j->kind == JOB_MANUAL) {
-			for (struct manual_req *m = cs->manual; m; m = m->next)
-				if (m->picked && !m->done && m->level == j->level) {
-					m->done = true;
-					m->status = rc;
-				}
-		}
 		job_free(j);
 		if (rc == 0)
 			lsm_db_remove_obsolete(db);
@@ -961,18 +944,13 @@ void lsm_compact_shutdown(lsm_db *db)
 	cs->stop = true;
 	atomic_store(&cs->cancel, true);
 	pthread_cond_broadcast(&cs->work_cv);
-	for (struct manual_req *m = cs->manual; m; m = m->next)
-		if (!m->done) {
-			m->done = true;
-			m->status = lsm_err(LSM_E_CLOSED, "database is closing");
-		}
 	pthread_cond_broadcast(&db->bg_cv);
 	pthread_mutex_unlock(&db->mu);
 	for (int i = 0; i < cs->nthreads; i++)
 		pthread_join(cs->threads[i], NULL);
 	/* wait for manual callers to leave */
 	pthread_mutex_lock(&db->mu);
-	while (cs->manual)
+	while (cs->manual_waiting || cs->manual_running)
 		pthread_cond_wait(&db->bg_cv, &db->mu);
 	pthread_mutex_unlock(&db->mu);
 	free(cs->threads);
@@ -1002,57 +980,178 @@ void lsm_compact_stats(lsm_db *db, lsm_stats *st)
 	}
 }
 
-/* Run one manual job at level over [begin, end) and wait for it. */
-static int manual_level(lsm_db *db, int level, const lsm_slice *begin,
-			const lsm_slice *end)
+static bool any_level_busy(const struct lsm_compaction_state *cs, int from, int to)
 {
-	struct lsm_compaction_state *cs = db->cs;
-	struct manual_req m;
-	int rc = 0;
-	memset(&m, 0, sizeof m);
-	m.level = level;
-	if (begin) {
-		m.has_begin = true;
-		if (lsm_buf_set(&m.begin, begin->data, begin->size) < 0)
-			return -ENOMEM;
-	}
-	if (end) {
-		m.has_end = true;
-		if (lsm_buf_set(&m.end, end->data, end->size) < 0) {
-			lsm_buf_free(&m.begin);
-			return -ENOMEM;
-		}
-	}
-	pthread_mutex_lock(&db->mu);
-	m.next = cs->manual;
-	cs->manual = &m;
-	pthread_cond_broadcast(&cs->work_cv);
-	while (!m.done && !db->bg_error && !cs->stop)
-		pthread_cond_wait(&db->bg_cv, &db->mu);
-	if (!m.done)
-		rc = db->bg_error ? db->bg_error : LSM_E_CLOSED;
-	else
-		rc = m.status;
-	for (struct manual_req **pp = &cs->manual; *pp; pp = &(*pp)->next)
-		if (*pp == &m) {
-			*pp = m.next;
-			break;
-		}
-	pthread_cond_broadcast(&db->bg_cv);
-	pthread_mutex_unlock(&db->mu);
-	lsm_buf_free(&m.begin);
-	lsm_buf_free(&m.end);
-	return rc;
+	for (int l = from; l <= to; l++)
+		if (cs->busy[l])
+			return true;
+	return false;
 }
 
+/*
+ * The manual job over [begin, end]: every table of every level that
+ * overlaps it, with the range widened until no table outside the job
+ * overlaps it (so no version of a key the job moves down stays above it),
+ * merged straight into the last level.  Each byte is rewritten once, not
+ * once per level.  REQUIRES: mu; no level busy.
+ */
+static lsm_job *manual_job(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
+{
+	lsm_version *v = db->current;
+	int last = db->opt.num_levels - 1;
+	lsm_buf lob = {0}, hib = {0};
+	lsm_slice lo = begin ? *begin : (lsm_slice){0}, hi = end ? *end : (lsm_slice){0};
+	bool has_lo = begin != NULL, has_hi = end != NULL;
+	lsm_job *j = NULL;
+	size_t total;
+
+	for (bool widened = true; widened;) {
+		widened = false;
+		for (int l = 0; l <= last; l++) {
+			lsm_file_meta **files = NULL;
+			size_t n = lsm_version_overlapping(v, l, has_lo ? &lo : NULL,
+							   has_hi ? &hi : NULL, &files);
+			if (!files)
+				goto out;
+			for (size_t i = 0; i < n; i++) {
+				lsm_slice s = ukey_of(&files[i]->smallest);
+				lsm_slice g = ukey_of(&files[i]->largest);
+				if (has_lo && lsm_slice_cmp(s, lo) < 0) {
+					lsm_buf_set(&lob, s.data, s.size);
+					lo = lsm_buf_slice(&lob);
+					widened = true;
+				}
+				if (has_hi && lsm_slice_cmp(g, hi) > 0) {
+					lsm_buf_set(&hib, g.data, g.size);
+					hi = lsm_buf_slice(&hib);
+					widened = true;
+				}
+			}
+			free(files);
+		}
+	}
+	j = job_new(db, JOB_MANUAL, 0, last);
+	if (!j)
+		goto out;
+	total = 0;
+	for (int l = 0; l <= last; l++)
+		total += v->nfiles[l];
+	j->in[0] = malloc((total ? total : 1) * sizeof(lsm_file_meta *));
+	if (!j->in[0]) {
+		job_free(j);
+		j = NULL;
+		goto out;
+	}
+	for (int l = 0; l <= last; l++) {
+		lsm_file_meta **files = NULL;
+		size_t n = lsm_version_overlapping(v, l, has_lo ? &lo : NULL, has_hi ? &hi : NULL,
+						   &files);
+		if (!files) {
+			job_free(j);
+			j = NULL;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			lsm_file_meta_ref(files[i]);
+			j->in[0][j->nin[0]++] = files[i];
+		}
+		free(files);
+	}
+	j->level = 0;
+out:
+	lsm_buf_free(&lob);
+	lsm_buf_free(&hib);
+	return j;
+}
+
+/*
+ * Manual compaction runs in the caller's thread, at the caller's priority
+ * (the background workers run niced): it waits until no job holds a level
+ * (new background jobs are held off meanwhile), reserves every level, runs
+ * one job into the last level and installs it.  A latched out-of-space
+ * error is cleared first, since compacting is how space comes back; the
+ * job's own failure is returned, not latched (its outputs are removed and
+ * nothing acknowledged depends on it).
+ */
 int lsm_compact_manual(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
 {
+	struct lsm_compaction_state *cs = db->cs;
 	int last = db->opt.num_levels - 1;
-	/* Each level in turn, down to the last, then the last level in place
-	 * so that its collectable tombstones go. */
+	struct job_run r;
+	lsm_job *j = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&db->mu);
+	if (db->bg_error == -ENOSPC)
+		lsm_db_nospace_retry(db);
+	cs->manual_waiting++;
+	while (!cs->stop && !db->bg_error && (cs->paused || any_level_busy(cs, 0, last)))
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+	cs->manual_waiting--;
+	if (cs->stop || db->bg_error) {
+		rc = db->bg_error ? db->bg_error : lsm_err(LSM_E_CLOSED, "database is closing");
+		goto out;
+	}
+	j = manual_job(db, begin, end);
+	if (!j) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (j->nin[0] == 0)
+		goto out;	/* nothing in the range */
+	uint64_t *snaps = NULL;
+	size_t nsnaps = 0;
+	j->cutoff = lsm_db_snapshot_list(db, &snaps, &nsnaps);
+	j->snaps = snaps;
+	j->nsnaps = nsnaps;
+	j->ver = db->current;
+	lsm_version_ref(j->ver);
+	for (size_t i = 0; i < j->nin[0]; i++)
+		j->in[0][i]->being_compacted = true;
 	for (int l = 0; l <= last; l++)
-		LSM_TRY(manual_level(db, l, begin, end));
-	return 0;
+		cs->busy[l] = true;
+	cs->manual_running++;
+	memset(&r, 0, sizeof r);
+	r.db = db;
+	r.j = j;
+	pthread_mutex_unlock(&db->mu);
+	rc = run_job(&r);
+	pthread_mutex_lock(&db->mu);
+	if (rc == 0)
+		rc = install_job(db, &r);
+	for (size_t i = 0; i < j->nin[0]; i++)
+		j->in[0][i]->being_compacted = false;
+	for (int l = 0; l <= last; l++)
+		cs->busy[l] = false;
+	cs->manual_running--;
+	if (rc == 0) {
+		atomic_fetch_add(&db->st_compact_bytes, r.bytes_written);
+		atomic_fetch_add(&db->st_compact_read, r.bytes_read);
+		atomic_fetch_add(&db->st_dropped, r.dropped);
+		atomic_fetch_add(&db->st_tomb_dropped, r.tomb_dropped);
+		atomic_fetch_add(&db->st_rtomb_dropped, r.rtomb_dropped);
+		atomic_fetch_add(&db->st_compactions, 1);
+		lsm_log(db, "compaction %llu (manual) L0..L%d->L%d: %zu tables in, %zu out, %llu bytes written, %llu entries dropped",
+			(unsigned long long)j->id, last, last, j->nin[0], r.nouts,
+			(unsigned long long)r.bytes_written, (unsigned long long)r.dropped);
+	} else {
+		lsm_log(db, "manual compaction failed: %s", lsm_errdetail());
+	}
+	bool unsure = db->manifest_unsure;
+	pthread_mutex_unlock(&db->mu);
+	discard_outputs(&r, rc < 0 && !unsure);
+	lsm_frag_free(r.frag);
+	job_free(j);	/* before removing obsolete files: the job holds its inputs */
+	j = NULL;
+	pthread_mutex_lock(&db->mu);
+	if (rc == 0)
+		lsm_db_remove_obsolete(db);
+out:
+	pthread_cond_broadcast(&db->bg_cv);
+	pthread_cond_broadcast(&cs->work_cv);
+	pthread_mutex_unlock(&db->mu);
+	job_free(j);
+	return rc;
 }
 
 int lsm_compact_range(lsm_db *db, const void *begin, size_t blen,

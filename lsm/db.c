@@ -230,7 +230,7 @@ static int switch_memtable(lsm_db *db)
 	/* Writes in the old log that were not synced become durable only
 	 * when its memtable is flushed; sync it now so that lsm_sync, which
 	 * syncs the current log, covers every earlier write.  (A log whose
-	 * append failed is retired here too: see nospace_retry.) */
+	 * append failed is retired here too: see lsm_db_nospace_retry.) */
 	LSM_ERR(lsm_wal_sync_final(db->log));
 	lsm_wal_writer_close(db->log);
 	db->log = w;
@@ -261,24 +261,20 @@ err:
  * call) clears it and tries again.  The flush thread and the compaction
  * workers are woken to retry their jobs (a failed job has removed its
  * partial output), and a log whose append failed — it may end in part of
- * a record, after which nothing may be appended — is synced as it is and
- * replaced by a fresh one (its memtable becomes immutable and is flushed
- * like any other).  If the retry fails, the error is latched again and the
- * caller gets it.  Every other error stays latched.
- * REQUIRES: mu held, caller is the write leader, bg_error == -ENOSPC.
+ * a record, after which nothing may be appended — is retired by make_room
+ * like a full memtable: synced as it is, replaced by a fresh log, its
+ * memtable flushed like any other.  If anything fails again, the error is
+ * latched again and the caller gets it.  Every other error stays latched.
+ * Manual compactions retry the same way (compact.c manual_level).
+ * REQUIRES: mu held, bg_error == -ENOSPC; a caller that writes next must
+ * be the write leader (make_room then retires a failed log).
  */
-static int nospace_retry(lsm_db *db)
+void lsm_db_nospace_retry(lsm_db *db)
 {
 	lsm_log(db, "out of space earlier (%s); trying again", db->bg_error_detail);
 	db->bg_error = 0;
 	pthread_cond_signal(&db->flush_cv);
 	lsm_compact_maybe_schedule(db);
-	if (!lsm_wal_failed(db->log))
-		return 0;
-	int rc = switch_memtable(db);
-	if (rc < 0)
-		lsm_db_set_bg_error(db, rc);
-	return rc;
 }
 
 /* REQUIRES: mu held, caller is the write leader. */
@@ -291,9 +287,7 @@ static int make_room(lsm_db *db, bool force)
 			if (db->bg_error != -ENOSPC || retried)
 				return latched(db);
 			retried = true;
-			int rc = nospace_retry(db);
-			if (rc < 0)
-				return rc;
+			lsm_db_nospace_retry(db);
 			continue;
 		}
 		if (db->closing)
@@ -311,9 +305,11 @@ static int make_room(lsm_db *db, bool force)
 			allow_delay = false;
 			continue;
 		}
-		if (!force && lsm_mem_usage(db->mem.mem) <= db->opt.write_buffer_size)
+		/* after lsm_db_nospace_retry: a log whose append failed is replaced */
+		bool retire = lsm_wal_failed(db->log);
+		if (!retire && !force && lsm_mem_usage(db->mem.mem) <= db->opt.write_buffer_size)
 			return 0;
-		if (force && lsm_mem_empty(db->mem.mem))
+		if (!retire && force && lsm_mem_empty(db->mem.mem))
 			return 0;
 		if (db->nimm >= (size_t)db->opt.max_immutable) {
 			atomic_fetch_add(&db->st_stalls, 1);

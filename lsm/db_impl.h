@@ -137,6 +137,8 @@ struct lsm_db {
 	struct lsm_compaction_state *cs;
 	/* Tables dropped from the current version whose files wait until no
 	 * reader's version holds them (the meta's refcount falls to ours). */
+	bool manifest_unsure;		/* a failed edit may be durable: keep
+					 * every table it named */
 	lsm_file_meta **zombies;
 	size_t nzombies, cap_zombies;
 
@@ -167,6 +169,9 @@ struct lsm_db {
 void lsm_log(lsm_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Latch err as the background error (first one wins).  REQUIRES: mu. */
 void lsm_db_set_bg_error(lsm_db *db, int err);
+/* Clear a latched -ENOSPC and wake the background work to try again (see
+ * db.c).  REQUIRES: mu, bg_error == -ENOSPC. */
+void lsm_db_nospace_retry(lsm_db *db);
 
 /* Table cache. */
 int lsm_tcache_get(lsm_db *db, const lsm_file_meta *f, lsm_cache_handle **h);

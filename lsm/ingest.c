@@ -480,7 +480,7 @@ int lsm_ingest(lsm_db *db, const char *const *paths, size_t n,
 err:
 	for (size_t i = 0; i < ncreated; i++) {
 		lsm_db_pending_remove(db, created[i]);
-		if (rc < 0) {
+		if (rc < 0 && !db->manifest_unsure) {
 			char *p = lsm_fname(db->path, LSM_F_TABLE, created[i]);
 			if (p)
 				db->env->remove(db->env, p);

@@ -649,10 +649,21 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e)
 		rc = lsm_wal_sync(db->manifest);
 	if (rc < 0) {
 		/* The record may or may not be on disk: never append to this
-		 * manifest again; the next edit starts a fresh one that
-		 * snapshots the version actually installed. */
+		 * manifest again.  A fresh manifest that snapshots the version
+		 * actually installed settles it; until one is written, a
+		 * reopen may read the edit either way, so the tables it names
+		 * must stay (manifest_unsure) and writes stop (latched). */
+		int err = rc;
+		char detail[512];
+		snprintf(detail, sizeof detail, "%s", lsm_errdetail());
 		lsm_wal_writer_close(db->manifest);
 		db->manifest = NULL;
+		if (lsm_db_new_manifest(db) < 0) {
+			db->manifest_unsure = true;
+			lsm_err_set_detail(detail);
+			lsm_db_set_bg_error(db, err);
+		}
+		rc = lsm_err(err, "%s", detail);
 		goto err;
 	}
 	keep_dropped(db, db->current, e);
