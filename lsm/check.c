@@ -191,8 +191,9 @@ int lsm_check(const char *path, const lsm_options *o, lsm_check_cb cb, void *ctx
 		goto out;
 	/* WAL records carry sequences beyond the manifest's */
 	check_logs(db, &c, names, n);
-	check_tables(db, &c, LSM_SEQ_MAX);
-	(void)last_seq;
+	/* a table never holds a sequence beyond the last the manifest
+	 * recorded when it was added (the WAL's may be newer) */
+	check_tables(db, &c, last_seq);
 	uint64_t max_log = 0, num;
 	for (size_t i = 0; i < n; i++)
 		if (lsm_fname_parse(names[i], &num) == LSM_F_LOG && num > max_log)
@@ -421,8 +422,19 @@ int lsm_repair_truncate_log(const char *path, const lsm_options *o,
 	uint64_t num, size;
 	int rc;
 
+	lsm_file *lock = NULL;
+	char other[256] = "";
 	if (strchr(file, '/') || lsm_fname_parse(file, &num) != LSM_F_LOG)
 		return lsm_err(LSM_E_INVALID, "%s: not a log file of the store", file);
+	/* never under an open store */
+	char *lockp = lsm_fname(path, LSM_F_LOCK, 0);
+	rc = lockp ? env->lock(env, lockp, "lsm_repair_truncate_log", &lock, other, sizeof other)
+		   : -ENOMEM;
+	free(lockp);
+	if (rc == LSM_E_LOCKED)
+		return lsm_err(rc, "%s: store is in use by %s", path, other[0] ? other : "another process");
+	if (rc < 0)
+		return rc;
 	if (asprintf(&src, "%s/%s", path, file) < 0 || asprintf(&tmp, "%s/%s.trunc", path, file) < 0 ||
 	    !(buf = malloc(1u << 20))) {
 		rc = -ENOMEM;
@@ -461,5 +473,7 @@ err:
 	free(src);
 	free(tmp);
 	free(buf);
+	if (lock)
+		env->unlock(env, lock);
 	return rc;
 }

@@ -316,6 +316,8 @@ static lsm_job *pick_job(lsm_db *db)
 	uint64_t *snaps = NULL;
 	size_t nsnaps = 0;
 	uint64_t cutoff = lsm_db_snapshot_list(db, &snaps, &nsnaps);
+	if (nsnaps == SIZE_MAX)
+		return NULL;	/* no memory for the pins: judge no garbage now */
 	lsm_job *j = NULL;
 
 	/* a waiting manual compaction goes first: start nothing new */
@@ -1089,7 +1091,12 @@ int lsm_compact_manual(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
 		pthread_cond_wait(&db->bg_cv, &db->mu);
 	cs->manual_waiting--;
 	if (cs->stop || db->bg_error) {
-		rc = db->bg_error ? db->bg_error : lsm_err(LSM_E_CLOSED, "database is closing");
+		if (db->bg_error) {
+			rc = db->bg_error;
+			lsm_err_set_detail(db->bg_error_detail);
+		} else {
+			rc = lsm_err(LSM_E_CLOSED, "database is closing");
+		}
 		goto out;
 	}
 	j = manual_job(db, begin, end);
@@ -1102,6 +1109,10 @@ int lsm_compact_manual(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
 	uint64_t *snaps = NULL;
 	size_t nsnaps = 0;
 	j->cutoff = lsm_db_snapshot_list(db, &snaps, &nsnaps);
+	if (nsnaps == SIZE_MAX) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	j->snaps = snaps;
 	j->nsnaps = nsnaps;
 	j->ver = db->current;

@@ -88,8 +88,12 @@ void lsm_db_pending_add(lsm_db *db, uint64_t number)
 	if (db->npending == db->cap_pending) {
 		size_t cap = db->cap_pending ? db->cap_pending * 2 : 16;
 		uint64_t *p = realloc(db->pending_outputs, cap * sizeof *p);
-		if (!p)
-			return;	/* worst case: a temp file survives until next open */
+		if (!p) {
+			/* the file being written must not look obsolete:
+			 * stop removing tables until the next open */
+			db->keep_tables = true;
+			return;
+		}
 		db->pending_outputs = p;
 		db->cap_pending = cap;
 	}
@@ -126,7 +130,9 @@ void lsm_db_remove_obsolete(lsm_db *db)
 {
 	char **names = NULL;
 	size_t n = 0;
-	if (db->read_only)
+	/* While a failed edit may be durable, or no manifest writer says
+	 * which manifest CURRENT names, every file may still be needed. */
+	if (db->read_only || db->manifest_unsure || !db->manifest)
 		return;
 	if (db->env->list(db->env, db->path, &names, &n) < 0)
 		return;
@@ -144,14 +150,14 @@ void lsm_db_remove_obsolete(lsm_db *db)
 			keep = num == db->manifest_number;
 			break;
 		case LSM_F_TABLE:
-			keep = live_in(db->current, num) || pending(db, num);
+			keep = db->keep_tables || live_in(db->current, num) || pending(db, num);
 			for (size_t z = 0; !keep && z < db->nzombies; z++)
 				if (db->zombies[z]->number == num &&
 				    __atomic_load_n(&db->zombies[z]->refs, __ATOMIC_ACQUIRE) > 1)
 					keep = true;
 			break;
 		case LSM_F_TEMP:
-			keep = pending(db, num);
+			keep = db->keep_tables || pending(db, num);
 			break;
 		default:
 			break;
@@ -187,8 +193,12 @@ void lsm_db_add_zombie(lsm_db *db, lsm_file_meta *m)
 	if (db->nzombies == db->cap_zombies) {
 		size_t cap = db->cap_zombies ? db->cap_zombies * 2 : 16;
 		lsm_file_meta **p = realloc(db->zombies, cap * sizeof *p);
-		if (!p)
-			return;	/* the file is removed at the next open */
+		if (!p) {
+			/* a reader may still use it: stop removing tables
+			 * until the next open, which removes it */
+			db->keep_tables = true;
+			return;
+		}
 		db->zombies = p;
 		db->cap_zombies = cap;
 	}
@@ -307,7 +317,10 @@ static int make_room(lsm_db *db, bool force)
 		}
 		/* after lsm_db_nospace_retry: a log whose append failed is replaced */
 		bool retire = lsm_wal_failed(db->log);
-		if (!retire && !force && lsm_mem_usage(db->mem.mem) <= db->opt.write_buffer_size)
+		/* an empty memtable always has room (even when the buffer is
+		 * set below what an empty one takes) */
+		if (!retire && !force && (lsm_mem_empty(db->mem.mem) ||
+					  lsm_mem_usage(db->mem.mem) <= db->opt.write_buffer_size))
 			return 0;
 		if (!retire && force && lsm_mem_empty(db->mem.mem))
 			return 0;
@@ -732,13 +745,16 @@ uint64_t lsm_db_snapshot_list(lsm_db *db, uint64_t **seqs, size_t *n)
 	uint64_t cutoff;
 	size_t i = 0;
 	pthread_mutex_lock(&db->snap_mu);
+	cutoff = db->snap_head.next != &db->snap_head
+			 ? db->snap_head.next->seq
+			 : atomic_load_explicit(&db->last_seq, memory_order_acquire);
 	*seqs = malloc((db->nsnapshots + 1) * sizeof(uint64_t));
 	for (lsm_snapshot *s = db->snap_head.next; *seqs && s != &db->snap_head; s = s->next)
 		if (i == 0 || (*seqs)[i - 1] != s->seq)
 			(*seqs)[i++] = s->seq;
-	cutoff = i ? (*seqs)[0] : atomic_load_explicit(&db->last_seq, memory_order_acquire);
 	pthread_mutex_unlock(&db->snap_mu);
-	*n = i;
+	/* without the list, stripes are unknown: no garbage may be judged */
+	*n = *seqs ? i : SIZE_MAX;
 	return cutoff;
 }
 
@@ -765,50 +781,80 @@ int lsm_meta_from_props(lsm_file_meta *m, const lsm_table_props *p)
 	return lsm_buf_set(&m->largest, p->largest.data, p->largest.len);
 }
 
-int lsm_build_table(lsm_db *db, const char *path, lsm_it *it,
+int lsm_out_open(lsm_db *db, uint64_t number, lsm_out_table *o)
+{
+	lsm_table_opts to;
+	int rc;
+	memset(o, 0, sizeof *o);
+	o->path = lsm_fname(db->path, LSM_F_TABLE, number);
+	if (!o->path)
+		return -ENOMEM;
+	lsm_table_opts_from(&db->opt, &to);
+	LSM_ERR(db->env->open(db->env, o->path, LSM_OPEN_WRITE, &o->f));
+	LSM_ERR(lsm_tb_new(db->env, o->f, o->path, &to, &o->tb));
+	return 0;
+err:
+	lsm_out_abandon(db, o, true);
+	return rc;
+}
+
+void lsm_out_abandon(lsm_db *db, lsm_out_table *o, bool remove)
+{
+	if (o->tb)
+		lsm_tb_free(o->tb);
+	if (o->f)
+		db->env->close(db->env, o->f);
+	if (remove && o->path)
+		db->env->remove(db->env, o->path);
+	free(o->path);
+	memset(o, 0, sizeof *o);
+}
+
+int lsm_out_finish(lsm_db *db, lsm_out_table *o, lsm_file_meta *meta)
+{
+	lsm_table_props props;
+	int rc;
+	memset(&props, 0, sizeof props);
+	meta->size = 0;
+	LSM_ERR(lsm_tb_finish(o->tb, &props));
+	if (props.entries == 0 && props.range_deletions == 0)
+		goto err;	/* nothing to keep: rc 0, size 0, file removed */
+	LSM_ERR(db->env->sync(db->env, o->f));
+	LSM_ERR(lsm_meta_from_props(meta, &props));
+	lsm_tb_free(o->tb);
+	o->tb = NULL;
+	rc = db->env->close(db->env, o->f);
+	o->f = NULL;
+	if (rc < 0)
+		meta->size = 0;
+err:
+	lsm_table_props_free(&props);
+	lsm_out_abandon(db, o, rc < 0 || meta->size == 0);
+	return rc;
+}
+
+int lsm_build_table(lsm_db *db, uint64_t number, lsm_it *it,
 		    const lsm_rangedel *rdels, size_t nrdels,
 		    lsm_file_meta *meta)
 {
-	lsm_table_opts to;
-	lsm_table_props props;
-	lsm_table_builder *tb = NULL;
-	lsm_file *f = NULL;
-	int rc = 0;
+	lsm_out_table o;
+	int rc;
 
-	memset(&props, 0, sizeof props);
-	lsm_table_opts_from(&db->opt, &to);
-	LSM_ERR(db->env->open(db->env, path, LSM_OPEN_WRITE, &f));
-	LSM_ERR(lsm_tb_new(db->env, f, path, &to, &tb));
+	meta->size = 0;
+	LSM_TRY(lsm_out_open(db, number, &o));
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
-		LSM_ERR(lsm_tb_add(tb, lsm_it_key(it), lsm_it_value(it)));
+		LSM_ERR(lsm_tb_add(o.tb, lsm_it_key(it), lsm_it_value(it)));
 	LSM_ERR(lsm_it_status(it));
-	size_t kept = 0;
 	for (size_t i = 0; i < nrdels; i++) {
 		/* lsm_delete_range accepts an empty or inverted range (it
 		 * deletes nothing); the table format refuses one */
 		if (lsm_slice_cmp(rdels[i].begin, rdels[i].end) >= 0)
 			continue;
-		LSM_ERR(lsm_tb_add_rangedel(tb, rdels[i].begin, rdels[i].end, rdels[i].seq));
-		kept++;
+		LSM_ERR(lsm_tb_add_rangedel(o.tb, rdels[i].begin, rdels[i].end, rdels[i].seq));
 	}
-	if (lsm_tb_entries(tb) == 0 && kept == 0) {
-		meta->size = 0;
-		goto err;	/* nothing to keep; rc == 0 */
-	}
-	LSM_ERR(lsm_tb_finish(tb, &props));
-	LSM_ERR(db->env->sync(db->env, f));
-	LSM_ERR(lsm_meta_from_props(meta, &props));
+	return lsm_out_finish(db, &o, meta);
 err:
-	lsm_table_props_free(&props);
-	if (tb)
-		lsm_tb_free(tb);
-	if (f) {
-		int c = db->env->close(db->env, f);
-		if (rc == 0)
-			rc = c;
-	}
-	if (rc < 0 || meta->size == 0)
-		db->env->remove(db->env, path);
+	lsm_out_abandon(db, &o, true);
 	return rc;
 }
 
@@ -817,13 +863,12 @@ err:
 static int flush_memtable(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 {
 	uint64_t number = lsm_db_new_file_number(db);
-	char *path = lsm_fname(db->path, LSM_F_TABLE, number);
 	lsm_file_meta *meta = lsm_file_meta_new();
 	lsm_rangedel *rd = NULL;
 	lsm_it *it = NULL;
 	int rc = 0;
 
-	if (!path || !meta) {
+	if (!meta) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -835,7 +880,7 @@ static int flush_memtable(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 	if (!it || nrd == SIZE_MAX)
 		rc = -ENOMEM;	/* never flush without the tombstones */
 	else
-		rc = lsm_build_table(db, path, it, rd, nrd, meta);
+		rc = lsm_build_table(db, number, it, rd, nrd, meta);
 	lsm_it_free(it);
 	free(rd);
 	pthread_mutex_lock(&db->mu);
@@ -851,7 +896,6 @@ static int flush_memtable(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 out:
 	if (meta)
 		lsm_file_meta_unref(meta);
-	free(path);
 	return rc;
 }
 
@@ -1209,6 +1253,12 @@ static void db_free(lsm_db *db)
 	for (size_t z = 0; z < db->nzombies; z++)
 		lsm_file_meta_unref(db->zombies[z]);
 	free(db->zombies);
+	/* snapshots the caller never released */
+	while (db->snap_head.next && db->snap_head.next != &db->snap_head) {
+		lsm_snapshot *sn = db->snap_head.next;
+		db->snap_head.next = sn->next;
+		free(sn);
+	}
 	free(db->pending_outputs);
 	pthread_mutex_destroy(&db->mu);
 	pthread_mutex_destroy(&db->snap_mu);

@@ -137,6 +137,8 @@ struct lsm_db {
 	struct lsm_compaction_state *cs;
 	/* Tables dropped from the current version whose files wait until no
 	 * reader's version holds them (the meta's refcount falls to ours). */
+	bool keep_tables;		/* bookkeeping ran out of memory: remove
+					 * no table until the next open */
 	bool manifest_unsure;		/* a failed edit may be durable: keep
 					 * every table it named */
 	lsm_file_meta **zombies;
@@ -201,10 +203,24 @@ uint64_t lsm_db_new_file_number(lsm_db *db);	/* REQUIRES: mu */
 void lsm_db_pending_add(lsm_db *db, uint64_t number);	/* REQUIRES: mu */
 void lsm_db_pending_remove(lsm_db *db, uint64_t number); /* REQUIRES: mu */
 
-/* Build a table from an iterator of internal keys plus range tombstones;
- * used by flush (never drops anything).  Fills meta on success; a file
- * with no entries and no tombstones is removed and meta->size == 0. */
-int lsm_build_table(lsm_db *db, const char *path, lsm_it *it,
+/* A table being written into the store (flush, compaction, ingest,
+ * repair): open creates file number's table and its builder; finish
+ * writes the rest, syncs, closes and fills meta — a table with nothing in
+ * it is removed (meta->size == 0), as is one whose finish failed; abandon
+ * closes, and removes the file if asked. */
+typedef struct lsm_out_table {
+	char *path;
+	lsm_file *f;
+	lsm_table_builder *tb;
+} lsm_out_table;
+int lsm_out_open(lsm_db *db, uint64_t number, lsm_out_table *o);
+int lsm_out_finish(lsm_db *db, lsm_out_table *o, lsm_file_meta *meta);
+void lsm_out_abandon(lsm_db *db, lsm_out_table *o, bool remove);
+
+/* Build table number from an iterator of internal keys plus range
+ * tombstones; used by flush (never drops anything).  Fills meta; meta->size
+ * == 0 when there was nothing to write. */
+int lsm_build_table(lsm_db *db, uint64_t number, lsm_it *it,
 		    const lsm_rangedel *rdels, size_t nrdels,
 		    lsm_file_meta *meta);
 void lsm_table_opts_from(const lsm_options *o, lsm_table_opts *to);
@@ -247,7 +263,8 @@ void lsm_compact_shutdown(lsm_db *db);
 void lsm_compact_stats(lsm_db *db, lsm_stats *st);	/* REQUIRES: mu */
 int lsm_compact_manual(lsm_db *db, const lsm_slice *begin,
 		       const lsm_slice *end);
-/* The GC cutoff and the list of pinned sequences, ascending (malloc'd). */
+/* The GC cutoff and the list of pinned sequences, ascending (malloc'd);
+ * *n == SIZE_MAX when the list could not be made (no memory). */
 uint64_t lsm_db_snapshot_list(lsm_db *db, uint64_t **seqs, size_t *n);
 
 #endif

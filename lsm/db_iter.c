@@ -254,14 +254,14 @@ const void *lsm_iter_key(const lsm_iter *di, size_t *klen)
 	lsm_slice k = di->reverse ? lsm_buf_slice(&di->saved_key)
 				  : lsm_ikey_user(lsm_it_key(di->it));
 	*klen = k.size;
-	return k.data;
+	return k.size ? k.data : "";	/* never NULL, even when empty */
 }
 
 const void *lsm_iter_value(const lsm_iter *di, size_t *vlen)
 {
 	lsm_slice v = di->reverse ? lsm_buf_slice(&di->saved_val) : lsm_it_value(di->it);
 	*vlen = v.size;
-	return v.data;
+	return v.size ? v.data : "";	/* never NULL, even when empty */
 }
 
 int lsm_iter_status(const lsm_iter *di)

@@ -560,11 +560,17 @@ err:
 	return rc;
 }
 
-static int mem_rename(lsm_env *env, const char *from, const char *to)
+/*
+ * Give the file at from a second name to: a hard link (link) keeps from,
+ * a rename drops it and may replace a file at to.  Directories are never
+ * renamed or linked here: the engine never does either.
+ */
+static int mem_name_again(lsm_env *env, const char *from, const char *to, bool link)
 {
 	struct mem_env *me = mem_e(env);
 	struct mem_name *src;
 	char *pf = mem_norm(from), *pt = mem_norm(to);
+	const char *what = link ? "link" : "rename";
 	int rc = 0;
 
 	if (!pf || !pt) {
@@ -575,18 +581,23 @@ static int mem_rename(lsm_env *env, const char *from, const char *to)
 	pthread_mutex_lock(&me->mu);
 	src = mem_find_file(me, pf);
 	if (!src) {
-		/* Directories cannot be renamed here: the engine never does. */
-		rc = mem_dir_exists(me, pf) ?
-			lsm_err(LSM_E_NOTSUP, "mem env: rename of directory %s",
-				from) :
-			mem_fail(ENOENT, "rename", from);
+		if (!mem_dir_exists(me, pf))
+			rc = mem_fail(ENOENT, what, from);
+		else if (link)
+			rc = mem_fail(EPERM, what, from);
+		else
+			rc = lsm_err(LSM_E_NOTSUP, "mem env: rename of directory %s", from);
 		goto out;
 	}
-	if (mem_dir_exists(me, pt)) {
+	if (link && (mem_find_file(me, pt) || mem_dir_exists(me, pt))) {
+		rc = mem_fail(EEXIST, "link to", to);
+		goto out;
+	}
+	if (!link && mem_dir_exists(me, pt)) {
 		rc = mem_fail(EISDIR, "rename to", to);
 		goto out;
 	}
-	if (strcmp(pf, pt) == 0)
+	if (!link && strcmp(pf, pt) == 0)
 		goto out;
 	struct mem_node *n = src->node;
 	n->refs++;	/* the new name's reference */
@@ -596,7 +607,8 @@ static int mem_rename(lsm_env *env, const char *from, const char *to)
 		goto out;
 	}
 	/* mem_set_name may have moved the array: look the source up again. */
-	mem_drop_name(me, mem_find_file(me, pf));
+	if (!link)
+		mem_drop_name(me, mem_find_file(me, pf));
 out:
 	pthread_mutex_unlock(&me->mu);
 	free(pf);
@@ -604,39 +616,14 @@ out:
 	return rc;
 }
 
+static int mem_rename(lsm_env *env, const char *from, const char *to)
+{
+	return mem_name_again(env, from, to, false);
+}
+
 static int mem_link(lsm_env *env, const char *from, const char *to)
 {
-	struct mem_env *me = mem_e(env);
-	struct mem_name *src;
-	char *pf = mem_norm(from), *pt = mem_norm(to);
-	int rc = 0;
-
-	if (!pf || !pt) {
-		free(pf);
-		free(pt);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&me->mu);
-	src = mem_find_file(me, pf);
-	if (!src) {
-		rc = mem_fail(mem_dir_exists(me, pf) ? EPERM : ENOENT, "link",
-			      from);
-		goto out;
-	}
-	if (mem_find_file(me, pt) || mem_dir_exists(me, pt)) {
-		rc = mem_fail(EEXIST, "link to", to);
-		goto out;
-	}
-	struct mem_node *n = src->node;
-	n->refs++;
-	rc = mem_set_name(me, pt, n);
-	if (rc < 0)
-		n->refs--;
-out:
-	pthread_mutex_unlock(&me->mu);
-	free(pf);
-	free(pt);
-	return rc;
+	return mem_name_again(env, from, to, true);
 }
 
 static int mem_mkdir(lsm_env *env, const char *path)

@@ -428,8 +428,14 @@ int lsm_ingest(lsm_db *db, const char *const *paths, size_t n,
 		lsm_db_pending_add(db, m->number);
 		created[ncreated++] = m->number;
 		int level;
+		/* A table of sequence-0 entries would be visible to every
+		 * snapshot, also those taken before the ingest: with any pin
+		 * held, it is rewritten with a fresh sequence instead. */
+		pthread_mutex_lock(&db->snap_mu);
+		bool pinned = db->nsnapshots > 0;
+		pthread_mutex_unlock(&db->snap_mu);
 		pthread_mutex_unlock(&db->mu);
-		if (shallowest < 0) {
+		if (shallowest < 0 && !pinned) {
 			level = db->opt.num_levels - 1;
 			rc = place_file(db, f->path, m->number);
 			if (rc == 0) {
@@ -444,7 +450,8 @@ int lsm_ingest(lsm_db *db, const char *const *paths, size_t n,
 				}
 			}
 		} else {
-			level = shallowest > 0 ? shallowest - 1 : 0;
+			level = shallowest < 0 ? db->opt.num_levels - 1
+			      : shallowest > 0 ? shallowest - 1 : 0;
 			uint64_t seq = atomic_load(&db->last_seq) + 1;
 			rc = rewrite_table(db, f->path, f->size, NULL, NULL, seq, m);
 			if (rc == 0)

@@ -204,7 +204,9 @@ typedef struct lsm_snapshot lsm_snapshot;
  */
 int lsm_open(const char *path, const lsm_options *o, lsm_db **out);
 /* Flush nothing (the WAL holds unflushed writes), wait for background work
- * (running compactions are cancelled), release the lock, free db. */
+ * (running compactions are cancelled), release the lock, free db.
+ * REQUIRES: no other call on db is in progress or starts, and every
+ * iterator is freed (snapshots not yet released are freed with db). */
 int lsm_close(lsm_db *db);
 
 typedef struct lsm_write_options {

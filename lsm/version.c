@@ -80,9 +80,11 @@ int lsm_version_apply(const lsm_version *base, const lsm_version_edit *e,
 		if (cap == 0)
 			continue;
 		if (l >= num_levels) {
+			/* levels beyond LSM_MAX_LEVELS never decode: this is an
+			 * options mismatch, not damage */
 			lsm_version_unref(v);
-			return lsm_err(LSM_E_CORRUPT, "manifest names a table in level %d of %d",
-				       l, num_levels);
+			return lsm_err(LSM_E_INVALID, "the store has tables in level %d: open it with num_levels of at least %d (not %d)",
+				       l, l + 1, num_levels);
 		}
 		v->files[l] = malloc(cap * sizeof(lsm_file_meta *));
 		if (!v->files[l]) {
@@ -576,6 +578,7 @@ int lsm_db_new_manifest(lsm_db *db)
 		lsm_wal_writer_close(db->manifest);
 	db->manifest = w;
 	db->manifest_number = number;
+	db->manifest_unsure = false;	/* CURRENT durably names a full snapshot */
 	w = NULL;
 err:
 	if (f)
@@ -584,8 +587,18 @@ err:
 		lsm_wal_writer_close(w);
 		/* Once CURRENT names it, the new manifest is the store's
 		 * truth (or will be after a reboot): keep it. */
-		if (!renamed)
+		if (!renamed) {
 			db->env->remove(db->env, path);
+		} else {
+			/* CURRENT may name either manifest until a later one
+			 * is durable: keep every file both name, and make the
+			 * next edit start yet another manifest. */
+			db->manifest_unsure = true;
+			if (db->manifest) {
+				lsm_wal_writer_close(db->manifest);
+				db->manifest = NULL;
+			}
+		}
 	}
 	free(path);
 	lsm_buf_free(&rec);
@@ -658,8 +671,8 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e)
 		snprintf(detail, sizeof detail, "%s", lsm_errdetail());
 		lsm_wal_writer_close(db->manifest);
 		db->manifest = NULL;
-		if (lsm_db_new_manifest(db) < 0) {
-			db->manifest_unsure = true;
+		db->manifest_unsure = true;
+		if (lsm_db_new_manifest(db) < 0) {	/* success clears unsure */
 			lsm_err_set_detail(detail);
 			lsm_db_set_bg_error(db, err);
 		}

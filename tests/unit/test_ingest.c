@@ -192,6 +192,57 @@ static void test_ingest_with_excise(void **state)
 	OK(lsm_close(db));
 }
 
+/* A table ingested while a snapshot is held must stay invisible to it,
+ * even where nothing overlaps (it is then rewritten with a new sequence). */
+static void test_ingest_invisible_to_older_snapshot(void **state)
+{
+	(void)state;
+	lsm_db *db;
+	lsm_write_options wo = {0};
+	char buf[64];
+	OK(lsm_open("/db7", &opt, &db));
+	OK(lsm_put(db, &wo, "a", 1, "1", 1));
+	const lsm_snapshot *snap = lsm_snapshot_acquire(db);
+	build_sst("/ext/s.sst", 0, 100, "s");
+	const char *paths[] = { "/ext/s.sst" };
+	OK(lsm_ingest(db, paths, 1, NULL, 0, NULL, 0));
+	OK(getv(db, 50, buf, sizeof buf));
+	assert_string_equal(buf, "s50");
+	lsm_read_options ro = { .snapshot = snap };
+	void *v;
+	size_t vl;
+	assert_int_equal(lsm_get(db, &ro, "k000050", 7, &v, &vl), LSM_E_NOTFOUND);
+	lsm_iter *it;
+	int n = 0;
+	OK(lsm_iter_new(db, &ro, &it));
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		n++;
+	lsm_iter_free(it);
+	assert_int_equal(n, 1);	/* only "a" */
+	lsm_snapshot_release(db, snap);
+	OK(lsm_close(db));
+}
+
+/* A write buffer smaller than an empty memtable still lets writes through
+ * (each write then fills a memtable of its own). */
+static void test_tiny_write_buffer(void **state)
+{
+	(void)state;
+	lsm_db *db;
+	lsm_options o = opt;
+	lsm_write_options wo = {0};
+	char k[16], buf[64];
+	o.write_buffer_size = 4096;
+	OK(lsm_open("/db8", &o, &db));
+	for (int i = 0; i < 20; i++) {
+		int kn = snprintf(k, sizeof k, "k%06d", i);
+		OK(lsm_put(db, &wo, k, (size_t)kn, "v", 1));
+	}
+	for (int i = 0; i < 20; i++)
+		OK(getv(db, i, buf, sizeof buf));
+	OK(lsm_close(db));
+}
+
 static void test_ingest_bad_file(void **state)
 {
 	(void)state;
@@ -420,6 +471,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_empty_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_shadows_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_with_excise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_invisible_to_older_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tiny_write_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_bad_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_clean_and_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_wal_and_truncate, setup, teardown),
