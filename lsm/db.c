@@ -117,25 +117,54 @@ static bool pending(lsm_db *db, uint64_t number)
 	return false;
 }
 
-static bool live_in(const lsm_version *v, uint64_t number)
+static int cmp_number(const void *a, const void *b)
 {
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		for (size_t i = 0; i < v->nfiles[l]; i++)
-			if (v->files[l][i]->number == number)
-				return true;
-	return false;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
 }
 
+/* The live table numbers of v, sorted (malloc'd; NULL when out of memory). */
+static uint64_t *live_numbers(const lsm_version *v, size_t *n)
+{
+	size_t total = 0, k = 0;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		total += v->nfiles[l];
+	uint64_t *a = malloc((total ? total : 1) * sizeof *a);
+	if (!a)
+		return NULL;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (size_t i = 0; i < v->nfiles[l]; i++)
+			a[k++] = v->files[l][i]->number;
+	qsort(a, k, sizeof *a, cmp_number);
+	*n = k;
+	return a;
+}
+
+/*
+ * The directory listing and the unlinks run with mu released (they are
+ * I/O, and writers and readers need mu); only the decisions are made
+ * under it, against the state of that moment.  A table number never
+ * becomes live again once dropped, so a decision stays right while mu is
+ * released; two concurrent runs at worst both try one unlink.
+ */
 void lsm_db_remove_obsolete(lsm_db *db)
 {
-	char **names = NULL;
-	size_t n = 0;
+	char **names = NULL, **doomed = NULL;
+	size_t n = 0, ndoomed = 0, nlive = 0;
+	uint64_t *live = NULL;
 	/* While a failed edit may be durable, or no manifest writer says
 	 * which manifest CURRENT names, every file may still be needed. */
 	if (db->read_only || db->manifest_unsure || !db->manifest)
 		return;
-	if (db->env->list(db->env, db->path, &names, &n) < 0)
-		return;
+	pthread_mutex_unlock(&db->mu);
+	int rc = db->env->list(db->env, db->path, &names, &n);
+	pthread_mutex_lock(&db->mu);
+	if (rc < 0 || db->manifest_unsure || !db->manifest)
+		goto out;
+	live = live_numbers(db->current, &nlive);
+	doomed = calloc(n ? n : 1, sizeof *doomed);
+	if (!live || !doomed)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t num;
 		enum lsm_ftype t = lsm_fname_parse(names[i], &num);
@@ -150,7 +179,8 @@ void lsm_db_remove_obsolete(lsm_db *db)
 			keep = num == db->manifest_number;
 			break;
 		case LSM_F_TABLE:
-			keep = db->keep_tables || live_in(db->current, num) || pending(db, num);
+			keep = db->keep_tables || pending(db, num) ||
+			       bsearch(&num, live, nlive, sizeof *live, cmp_number);
 			for (size_t z = 0; !keep && z < db->nzombies; z++)
 				if (db->zombies[z]->number == num &&
 				    __atomic_load_n(&db->zombies[z]->refs, __ATOMIC_ACQUIRE) > 1)
@@ -162,30 +192,40 @@ void lsm_db_remove_obsolete(lsm_db *db)
 		default:
 			break;
 		}
-		if (keep)
-			continue;
-		char *p;
-		if (asprintf(&p, "%s/%s", db->path, names[i]) < 0)
-			continue;
-		if (t == LSM_F_TABLE)
-			lsm_tcache_evict(db, num);
-		if (db->env->remove(db->env, p) == 0)
-			lsm_log(db, "removed obsolete file %s", names[i]);
-		free(p);
+		if (!keep) {
+			doomed[ndoomed++] = names[i];
+			names[i] = NULL;
+		}
 	}
-	lsm_env_free_list(names, n);
-	/* Forget zombies no older version holds any more (their files went
-	 * above) or that a trivial move kept live under the same number. */
+	/* Forget zombies no older version holds any more (their files go
+	 * below) or that a trivial move kept live under the same number. */
 	size_t k = 0;
 	for (size_t z = 0; z < db->nzombies; z++) {
 		lsm_file_meta *m = db->zombies[z];
 		if (__atomic_load_n(&m->refs, __ATOMIC_ACQUIRE) > 1 &&
-		    !live_in(db->current, m->number))
+		    !bsearch(&m->number, live, nlive, sizeof *live, cmp_number))
 			db->zombies[k++] = m;
 		else
 			lsm_file_meta_unref(m);
 	}
 	db->nzombies = k;
+	pthread_mutex_unlock(&db->mu);
+	for (size_t i = 0; i < ndoomed; i++) {
+		uint64_t num;
+		char *p;
+		if (lsm_fname_parse(doomed[i], &num) == LSM_F_TABLE)
+			lsm_tcache_evict(db, num);
+		if (asprintf(&p, "%s/%s", db->path, doomed[i]) < 0)
+			continue;
+		if (db->env->remove(db->env, p) == 0)
+			lsm_log(db, "removed obsolete file %s", doomed[i]);
+		free(p);
+	}
+	pthread_mutex_lock(&db->mu);
+out:
+	lsm_env_free_list(doomed, ndoomed);
+	lsm_env_free_list(names, n);
+	free(live);
 }
 
 void lsm_db_add_zombie(lsm_db *db, lsm_file_meta *m)

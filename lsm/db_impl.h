@@ -195,7 +195,8 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e);
 /* Write a full snapshot of the current version into a new manifest and
  * point CURRENT at it.  REQUIRES: mu held. */
 int lsm_db_new_manifest(lsm_db *db);
-/* Remove files no live version or pending job needs.  REQUIRES: mu. */
+/* Remove files no live version or pending job needs.  REQUIRES: mu
+ * (released during the directory listing and the unlinks). */
 void lsm_db_remove_obsolete(lsm_db *db);
 /* Keep m's file until no version holds it.  REQUIRES: mu. */
 void lsm_db_add_zombie(lsm_db *db, lsm_file_meta *m);
