@@ -269,14 +269,15 @@ static int switch_memtable(lsm_db *db)
 	 * promise durability to a writer. */
 	LSM_ERR(db->env->sync_dir(db->env, db->path));
 	m = lsm_mem_new();
+	pthread_mutex_lock(&db->sv_mu);	/* realloc may move the array */
 	imm = realloc(db->imm, (db->nimm + 1) * sizeof *imm);
+	if (imm)
+		db->imm = imm;
+	pthread_mutex_unlock(&db->sv_mu);
 	if (!m || !imm) {
-		if (imm)
-			db->imm = imm;
 		rc = -ENOMEM;
 		goto err;
 	}
-	db->imm = imm;
 	/* Writes in the old log that were not synced become durable only
 	 * when its memtable is flushed; sync it now so that lsm_sync, which
 	 * syncs the current log, covers every earlier write.  (A log whose
@@ -286,9 +287,11 @@ static int switch_memtable(lsm_db *db)
 	db->log = w;
 	db->log_number = number;
 	w = NULL;
+	pthread_mutex_lock(&db->sv_mu);
 	db->imm[db->nimm++] = db->mem;
 	db->mem.mem = m;
 	db->mem.log_number = number;
+	pthread_mutex_unlock(&db->sv_mu);
 	m = NULL;
 	pthread_cond_signal(&db->flush_cv);
 err:
@@ -644,13 +647,13 @@ int lsm_get(lsm_db *db, const lsm_read_options *ro, const void *key,
 	bool decided = false;
 	int rc = LSM_E_NOTFOUND, type;
 
-	pthread_mutex_lock(&db->mu);
+	pthread_mutex_lock(&db->sv_mu);
 	snap = ro && ro->snapshot ? ro->snapshot->seq
 				  : atomic_load_explicit(&db->last_seq, memory_order_acquire);
 	if (db->nimm + 1 > 8) {
 		mp = malloc((db->nimm + 1) * sizeof *mp);
 		if (!mp) {
-			pthread_mutex_unlock(&db->mu);
+			pthread_mutex_unlock(&db->sv_mu);
 			return -ENOMEM;
 		}
 	}
@@ -661,7 +664,7 @@ int lsm_get(lsm_db *db, const lsm_read_options *ro, const void *key,
 		lsm_mem_ref(mp[i].mem);
 	ver = db->current;
 	lsm_version_ref(ver);
-	pthread_mutex_unlock(&db->mu);
+	pthread_mutex_unlock(&db->sv_mu);
 
 	for (size_t i = 0; i < nm && !decided; i++) {
 		uint64_t c = lsm_mem_rangedel_cover(mp[i].mem, k, snap);
@@ -963,8 +966,10 @@ static void *flush_main(void *arg)
 		if (rc < 0) {
 			lsm_db_set_bg_error(db, rc);
 		} else {
+			pthread_mutex_lock(&db->sv_mu);
 			memmove(db->imm, db->imm + 1, (db->nimm - 1) * sizeof *db->imm);
 			db->nimm--;
+			pthread_mutex_unlock(&db->sv_mu);
 			lsm_mem_unref(r.mem);
 			lsm_db_remove_obsolete(db);
 			lsm_compact_maybe_schedule(db);
@@ -1301,6 +1306,7 @@ static void db_free(lsm_db *db)
 	}
 	free(db->pending_outputs);
 	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->sv_mu);
 	pthread_mutex_destroy(&db->snap_mu);
 	pthread_cond_destroy(&db->bg_cv);
 	pthread_cond_destroy(&db->flush_cv);
@@ -1335,6 +1341,7 @@ static int db_alloc(const char *path, const lsm_options *o, lsm_db **out)
 	db->read_only = o->read_only;
 	db->path = strdup(path);
 	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->sv_mu, NULL);
 	pthread_mutex_init(&db->snap_mu, NULL);
 	pthread_cond_init(&db->bg_cv, NULL);
 	pthread_cond_init(&db->flush_cv, NULL);

@@ -6,6 +6,11 @@
  *   db->mu       guards versions, memtables, the write queue, file numbers,
  *                background scheduling state.  Never held across a data
  *                read; held across manifest writes (short, rare).
+ *   db->sv_mu    guards the read side's pointers: mem, imm (the array and
+ *                nimm) and current.  Whoever changes them holds mu and
+ *                then sv_mu, only for the swap; readers (get, iterator
+ *                creation) take sv_mu alone, so they never wait behind
+ *                the fsyncs done under mu.
  *   db->snap_mu  guards the snapshot list (leaf lock).
  * Sequence numbers: last_seq is written by the write leader only, with
  * release order, after its entries are in the memtable; readers load it
@@ -112,6 +117,7 @@ struct lsm_db {
 	bool read_only;
 
 	pthread_mutex_t mu;
+	pthread_mutex_t sv_mu;		/* see the lock list above */
 	pthread_cond_t bg_cv;		/* signalled when background work ends */
 
 	/* state under mu */

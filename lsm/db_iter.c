@@ -340,12 +340,12 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
 	}
 	lsm_slice lo = lsm_buf_slice(&di->lower), hi = lsm_buf_slice(&di->upper);
 
-	pthread_mutex_lock(&db->mu);
+	pthread_mutex_lock(&db->sv_mu);
 	di->seq = ro && ro->snapshot ? ro->snapshot->seq
 				     : atomic_load_explicit(&db->last_seq, memory_order_acquire);
 	di->mems = malloc((db->nimm + 1) * sizeof *di->mems);
 	if (!di->mems) {
-		pthread_mutex_unlock(&db->mu);
+		pthread_mutex_unlock(&db->sv_mu);
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -356,7 +356,7 @@ int lsm_iter_new(lsm_db *db, const lsm_read_options *ro, lsm_iter **out)
 		lsm_mem_ref(di->mems[i]);
 	di->ver = db->current;
 	lsm_version_ref(di->ver);
-	pthread_mutex_unlock(&db->mu);
+	pthread_mutex_unlock(&db->sv_mu);
 
 	lsm_version *v = di->ver;
 	cap = di->nmems + v->nfiles[0] + LSM_MAX_LEVELS;

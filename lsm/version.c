@@ -643,11 +643,17 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e)
 		/* The new manifest snapshots the new version. */
 		lsm_version *old = db->current;
 		uint64_t old_min = db->min_log_number;
+		/* (readers may see v while it is written: its data is what
+		 * the store already holds, moved or flushed) */
+		pthread_mutex_lock(&db->sv_mu);
 		db->current = v;
+		pthread_mutex_unlock(&db->sv_mu);
 		db->min_log_number = e->log_number;
 		rc = lsm_db_new_manifest(db);
 		if (rc < 0) {
+			pthread_mutex_lock(&db->sv_mu);
 			db->current = old;
+			pthread_mutex_unlock(&db->sv_mu);
 			db->min_log_number = old_min;
 			goto err;
 		}
@@ -680,8 +686,11 @@ int lsm_db_log_and_apply(lsm_db *db, lsm_version_edit *e)
 		goto err;
 	}
 	keep_dropped(db, db->current, e);
-	lsm_version_unref(db->current);
+	lsm_version *old = db->current;
+	pthread_mutex_lock(&db->sv_mu);
 	db->current = v;
+	pthread_mutex_unlock(&db->sv_mu);
+	lsm_version_unref(old);
 	db->min_log_number = e->log_number;
 	v = NULL;
 out:
