@@ -23,6 +23,7 @@
 
 #include "fs_internal.h"
 
+
 /* ---- helpers ------------------------------------------------------------------ */
 
 static int dentry_get(lsmfs *fs, uint64_t dir, const char *name, size_t len,
@@ -251,9 +252,18 @@ static int do_create(lsmfs *fs, const fs_cred *c, uint64_t parent,
 	fs_now(&now);
 	fs_attr a;
 	memset(&a, 0, sizeof(a));
+	b = lsm_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	/* The umask, or the parent's default ACL instead (which also gives
+	 * the new inode its ACLs, in this batch). */
 	uint32_t perm = mode & 07777;
+	bool acls = false;
 	if (!S_ISLNK(mode))
-		perm &= ~(uint32_t)c->umask;
+		FS_ERR(fs_acl_inherit(fs, b, &dir->a, parent, ino, mode & S_IFMT, &perm,
+				      c->umask, &acls));
 	a.mode = (mode & S_IFMT) | perm;
 	a.uid = c->uid;
 	a.gid = c->gid;
@@ -272,6 +282,8 @@ static int do_create(lsmfs *fs, const fs_cred *c, uint64_t parent,
 	a.rdev = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
 	if (S_ISREG(mode) && fs->inline_max > 0)
 		a.flags = FS_IF_INLINE;
+	if (acls)
+		a.flags |= FS_IF_XATTR;
 	if (S_ISLNK(mode))
 		a.size = tlen;
 	a.atime = a.mtime = a.ctime = a.btime = now;
@@ -281,11 +293,6 @@ static int do_create(lsmfs *fs, const fs_cred *c, uint64_t parent,
 	if (S_ISDIR(mode))
 		pa.nlink++;
 
-	b = lsm_batch_new();
-	if (!b) {
-		rc = -ENOMEM;
-		goto err;
-	}
 	FS_ERR(fs_batch_inode(b, ino, &a, NULL));
 	FS_ERR(batch_dentry_put(b, parent, name, len, ino, a.mode));
 	FS_ERR(fs_batch_inode(b, parent, &pa, NULL));
@@ -619,9 +626,11 @@ int fs_rename(lsmfs *fs, const fs_cred *c, uint64_t parent, const char *name,
 	bool exch = flags & FS_RENAME_EXCHANGE;
 	int rc;
 
-	if (flags & ~(unsigned)(FS_RENAME_NOREPLACE | FS_RENAME_EXCHANGE))
+	bool whiteout = flags & FS_RENAME_WHITEOUT;
+	if (flags & ~(unsigned)(FS_RENAME_NOREPLACE | FS_RENAME_EXCHANGE |
+				FS_RENAME_WHITEOUT))
 		return -EINVAL;
-	if ((flags & FS_RENAME_NOREPLACE) && exch)
+	if (((flags & FS_RENAME_NOREPLACE) || whiteout) && exch)
 		return -EINVAL;
 	if ((rc = fs_name_check(name, &olen)) < 0 ||
 	    (rc = fs_name_check(newname, &nlen)) < 0)
@@ -764,8 +773,9 @@ int fs_rename(lsmfs *fs, const fs_cred *c, uint64_t parent, const char *name,
 
 	struct timespec now;
 	fs_now(&now);
-	fs_attr oa = od->a, na = nd->a, tafter;
+	fs_attr oa = od->a, na = nd->a, tafter, wa;
 	fs_attr *pna = cross ? &na : &oa;
+	uint64_t wino = 0;
 	int effect = 0;
 	b = lsm_batch_new();
 	if (!b) {
@@ -793,7 +803,22 @@ int fs_rename(lsmfs *fs, const fs_cred *c, uint64_t parent, const char *name,
 		}
 		FS_ERR(fs_batch_inode(b, tgt->ino, &ta, tgt->idata));
 	} else {
-		FS_ERR(batch_dentry_del(b, parent, name, olen));
+		if (whiteout) {
+			/* The source name becomes a whiteout (overlayfs): a
+			 * character device 0:0, mode 0, the caller's, made
+			 * in this batch as ext4 does. */
+			FS_ERR(fs_ino_alloc(fs, &wino));
+			memset(&wa, 0, sizeof(wa));
+			wa.mode = S_IFCHR;
+			wa.uid = c->uid;
+			wa.gid = (od->a.mode & S_ISGID) ? od->a.gid : c->gid;
+			wa.nlink = 1;
+			wa.atime = wa.mtime = wa.ctime = wa.btime = now;
+			FS_ERR(fs_batch_inode(b, wino, &wa, NULL));
+			FS_ERR(batch_dentry_put(b, parent, name, olen, wino, wa.mode));
+		} else {
+			FS_ERR(batch_dentry_del(b, parent, name, olen));
+		}
 		FS_ERR(batch_dentry_put(b, newparent, newname, nlen, src->ino, sa.mode));
 		if (tgt) {
 			FS_ERR(fs_unlink_child(fs, b, tgt, &now, &tafter, &effect));
@@ -830,6 +855,8 @@ int fs_rename(lsmfs *fs, const fs_cred *c, uint64_t parent, const char *name,
 	} else if (tgt) {
 		fs_unlink_commit(fs, tgt, &tafter, effect);
 	}
+	if (wino)
+		fs_count(fs, wa.mode, 1);
 	fs_idata_trim(fs, src);
 err:
 	lsm_batch_free(b);

@@ -4,8 +4,9 @@
  *
  * Layout of a regular file (schema.h):
  *   - INLINE: the data is in the inode value (size <= inline_max); no B
- *     keys exist.  A file leaves INLINE when it grows past inline_max and
- *     returns to it only when truncated to 0.
+ *     keys exist.  A file leaves INLINE when it grows past inline_max, or
+ *     when it is empty and truncate extends it (a hole), and returns to
+ *     it only when truncated to 0.
  *   - blocks: B ino blk holds bytes [blk*bs, blk*bs + len) with len <= bs;
  *     a missing block or the missing tail of a short value reads as zeros.
  * Invariants (blocks mode):
@@ -166,7 +167,10 @@ int fs_truncate_prep(lsmfs *fs, struct fs_inode *ip, lsm_batch *b,
 	uint64_t old = a->size;
 	*idata = NULL;
 	if (a->flags & FS_IF_INLINE) {
-		if (size <= fs->inline_max) {
+		/* An empty file extended by truncate is all hole: it goes to
+		 * blocks mode with no blocks (st_blocks 0, as on ext4) rather
+		 * than keep zeros inline. */
+		if (size <= fs->inline_max && (old > 0 || size == 0)) {
 			if (size > 0) {
 				char *d = calloc(1, (size_t)size);
 				if (!d)
@@ -444,6 +448,8 @@ static int do_write(lsmfs *fs, const fs_cred *c, struct fs_inode *ip,
 	int rc = 0;
 
 	*written = 0;
+	if (size > 0 && (rc = fs_space_check(fs, size)) < 0)
+		return rc;
 	pthread_mutex_lock(&ip->lock);
 	if (hflags & O_APPEND)
 		off = ip->a.size;
@@ -497,12 +503,45 @@ int fs_write(lsmfs *fs, const fs_cred *c, uint64_t fh, const void *buf,
 
 /* ---- fallocate ---------------------------------------------------------------------- */
 
+/*
+ * fallocate promises space: refuse (-ENOSPC, as ext4 does) a range whose
+ * missing blocks do not fit in what the host has free, before writing
+ * anything.  Without this check an absurd range (fallocate KEEP_SIZE of a
+ * petabyte) would be "allocated" 65536 empty blocks at a time for hours.
+ * The blocks already present are counted only when the range alone does
+ * not fit (a scan of at most the file's own blocks).
+ */
+static int alloc_space_check(lsmfs *fs, struct fs_inode *ip, const fs_attr *a,
+			     uint64_t b0, uint64_t b1)
+{
+	struct statvfs sv;
+	if (b1 <= b0 || fs_statfs(fs, &sv) < 0)
+		return 0;
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize / fs->bs;
+	uint64_t want = b1 - b0;
+	if (want <= avail)
+		return 0;
+	uint64_t have = 0, e = b1 < a->maxblk ? b1 : a->maxblk;
+	if (b0 < e) {
+		if (a->nblocks == a->maxblk) {
+			have = e - b0;	/* dense */
+		} else {
+			int rc = count_blocks(fs, ip->ino, b0, e, &have);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return want - have > avail ? -ENOSPC : 0;
+}
+
 /* Allocate (as empty values: zeros) every missing block in [b0, b1) in
  * batches of FS_FALLOC_CHUNK blocks, each written with the inode record. */
 static int alloc_blocks(lsmfs *fs, struct fs_inode *ip, fs_attr *a,
 			uint64_t b0, uint64_t b1, uint64_t final_size)
 {
-	int rc = 0;
+	int rc = alloc_space_check(fs, ip, a, b0, b1);
+	if (rc < 0)
+		return rc;
 	lsm_batch *b = lsm_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -564,9 +603,8 @@ static int alloc_blocks(lsmfs *fs, struct fs_inode *ip, fs_attr *a,
 			na.size = final_size;
 		struct timespec now;
 		fs_now(&now);
-		na.ctime = now;
-		if (c1 == b1 && final_size > a->size)
-			na.mtime = now;
+		/* As ext4 (file_modified): every allocation marks both. */
+		na.mtime = na.ctime = now;
 		if ((rc = fs_batch_inode(b, ip->ino, &na, NULL)) < 0)
 			break;
 		if ((rc = lsm_write(fs->db, fs_wo(), b)) < 0) {
@@ -590,6 +628,16 @@ static int punch(lsmfs *fs, struct fs_inode *ip, lsm_batch *b, fs_attr *a,
 {
 	int rc;
 	if (a->flags & FS_IF_INLINE) {
+		if (off == 0 && end >= fs->bs) {
+			/* The file's one block is punched whole: ext4 frees
+			 * it, so does this.  All hole now: blocks mode with
+			 * no blocks (st_blocks 0). */
+			a->flags &= ~(uint32_t)FS_IF_INLINE;
+			a->nblocks = a->maxblk = 0;
+			*nidata = NULL;
+			*nidata_set = true;
+			return 0;
+		}
 		if ((rc = fs_idata_load(fs, ip)) < 0)
 			return rc;
 		if (off >= a->size)
@@ -677,6 +725,8 @@ int fs_fallocate(lsmfs *fs, const fs_cred *c, uint64_t fh, int mode,
 		return -EFBIG;
 	if (fs->read_only)
 		return -EROFS;
+	if (!(mode & FALLOC_FL_PUNCH_HOLE) && (rc = fs_space_check(fs, 0)) < 0)
+		return rc;
 	struct fs_inode *ip = h->ip;
 	uint64_t end = off + len;
 	pthread_mutex_lock(&ip->lock);
@@ -750,9 +800,10 @@ int fs_fallocate(lsmfs *fs, const fs_cred *c, uint64_t fh, int mode,
 	uint64_t final_size = keep ? a.size : (end > a.size ? end : a.size);
 	if (a.flags & FS_IF_INLINE) {
 		/* Within the inline limit: the space comes with the inode;
-		 * only the size may change. */
+		 * only the size may change (and the times, always, as on
+		 * ext4). */
+		FS_ERR(fs_idata_load(fs, ip));
 		if (final_size > a.size) {
-			FS_ERR(fs_idata_load(fs, ip));
 			char *d = calloc(1, (size_t)final_size);
 			if (!d) {
 				rc = -ENOMEM;
@@ -761,22 +812,23 @@ int fs_fallocate(lsmfs *fs, const fs_cred *c, uint64_t fh, int mode,
 			if (a.size)
 				memcpy(d, ip->idata, (size_t)a.size);
 			a.size = final_size;
-			a.mtime = a.ctime = now;
 			nidata = d;
-			b = lsm_batch_new();
-			if (!b) {
-				rc = -ENOMEM;
-				goto err;
-			}
-			FS_ERR(fs_batch_inode(b, ip->ino, &a, nidata));
-			rc = lsm_write(fs->db, fs_wo(), b);
-			if (rc < 0) {
-				rc = fs_eng(rc, "fallocate");
-				goto err;
-			}
-			commit_data(fs, ip, &a, nidata, true);
-			nidata = NULL;
+			nidata_set = true;
 		}
+		a.mtime = a.ctime = now;
+		b = lsm_batch_new();
+		if (!b) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		FS_ERR(fs_batch_inode(b, ip->ino, &a, nidata_set ? nidata : ip->idata));
+		rc = lsm_write(fs->db, fs_wo(), b);
+		if (rc < 0) {
+			rc = fs_eng(rc, "fallocate");
+			goto err;
+		}
+		commit_data(fs, ip, &a, nidata, nidata_set);
+		nidata = NULL;
 		goto err;
 	}
 	rc = alloc_blocks(fs, ip, &a, off >> fs->bshift, fs_nblk(fs, end),

@@ -216,6 +216,7 @@ int fs_readlink(lsmfs *fs, uint64_t ino, char *buf, size_t bufsize,
 enum {
 	FS_RENAME_NOREPLACE = 1,
 	FS_RENAME_EXCHANGE = 2,
+	FS_RENAME_WHITEOUT = 4,	/* leave a whiteout (char device 0:0) */
 };
 int fs_rename(lsmfs *fs, const fs_cred *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
@@ -328,7 +329,10 @@ int fs_access(lsmfs *fs, const fs_cred *c, uint64_t ino, int mask);
  * Namespaces: user.* (regular files and directories only; read/write
  * permission on the file), trusted.* and security.* (root to set),
  * system.posix_acl_access / system.posix_acl_default (owner or root to set;
- * stored as given; default only on directories).  Others: -EOPNOTSUPP.
+ * checked and normalised; setting an access ACL sets the mode's permission
+ * bits in the same batch, and an ACL the mode expresses is not stored;
+ * default only on directories, inherited by what is created in them).
+ * Others: -EOPNOTSUPP.
  * flags: XATTR_CREATE (-EEXIST if present), XATTR_REPLACE (-ENODATA if
  * absent).  Names over FS_XATTR_NAME_MAX: -ERANGE; values over
  * FS_XATTR_SIZE_MAX: -E2BIG.

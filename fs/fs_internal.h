@@ -94,6 +94,7 @@ struct lsmfs {
 	bool kperm;			/* kernel_permissions */
 	bool noatime;
 	bool host_statfs;		/* the store is on the host (posix env) */
+	uint64_t reserve;		/* host bytes kept free for the engine */
 	fs_super sb;			/* as last written (sb_mu) */
 	uint32_t bs;			/* block size */
 	uint32_t bshift;
@@ -244,6 +245,9 @@ int fs_open_inode(lsmfs *fs, const fs_cred *c, struct fs_inode *ip,
 /* ---- superblock (super.c) ------------------------------------------------ */
 
 int fs_ino_alloc(lsmfs *fs, uint64_t *ino);
+/* Before a write that adds need bytes of data: -ENOSPC when the host
+ * filesystem has less than need + fs->reserve free (see super.c). */
+int fs_space_check(lsmfs *fs, uint64_t need);
 /* Update atime relatime-style, if due; ip->lock held. */
 void fs_touch_atime(lsmfs *fs, struct fs_inode *ip, int hflags);
 
@@ -252,5 +256,18 @@ static inline const lsm_write_options *fs_wo(void)
 	static const lsm_write_options wo = { .sync = false };
 	return &wo;
 }
+
+/* ---- POSIX ACLs (xattr.c) ----------------------------------------------- */
+
+/* After a chmod to mode (in batch b, the inode locked): a stored access
+ * ACL follows the new mode.  a: the inode's attributes. */
+int fs_acl_chmod(lsmfs *fs, lsm_batch *b, uint64_t ino, const fs_attr *a,
+		 uint32_t mode);
+/* The permission bits (*perm) and ACLs of a new inode of type `type` under
+ * dir: the umask, or dir's default ACL (then added to b for ino, with
+ * *has_xattr set). */
+int fs_acl_inherit(lsmfs *fs, lsm_batch *b, const fs_attr *dir, uint64_t dino,
+		   uint64_t ino, uint32_t type, uint32_t *perm, mode_t umask,
+		   bool *has_xattr);
 
 #endif /* LSMFS_FS_INTERNAL_H */

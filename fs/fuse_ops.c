@@ -16,9 +16,11 @@
  *    interrupted), we give the count back with fs_forget, and a handle the
  *    kernel never learned of is released here, or the inode would never be
  *    freed.
- *  - An access ACL and the mode's permission bits stay in step (setting
- *    one updates the other), as tools that copy permissions expect; see
- *    "POSIX ACLs and the file mode" below.
+ *  - POSIX ACLs work as on ext4: the kernel enforces them (FUSE's
+ *    posix_acl), the core keeps mode and access ACL in step and applies
+ *    default ACLs to new inodes (xattr.c); so the kernel sends modes
+ *    unmasked together with the umask (DONT_MASK), applied in the core.
+ *  - Handles never carry O_APPEND: the kernel places appending writes.
  *  - The control channel: a few virtual extended attributes named
  *    "lsmfs.*" on the root directory (stats, flush, sync, compact).  They
  *    never appear in listxattr, so copying the tree does not copy them, and
@@ -137,6 +139,18 @@ static void cred_groups(fuse_req_t req, fs_cred *c, gid_t *buf)
 	}
 }
 
+/* The groups of a caller creating an inode with mode: the core needs them
+ * only to decide whether a new file may keep a setgid bit it asks for
+ * (root always may).  fuse_req_getgroups reads and parses
+ * /proc/PID/task/TID/status, which was a fifth of the daemon's time in
+ * creating empty files (fsbench): skip it when nothing depends on it. */
+static void cred_groups_create(fuse_req_t req, fs_cred *c, gid_t *buf,
+			       mode_t mode)
+{
+	if ((mode & S_ISGID) && c->uid != 0)
+		cred_groups(req, c, buf);
+}
+
 /* Reply with an entry the core has counted a lookup for; if the kernel
  * does not take it, give the lookup back. */
 static void reply_entry(fuse_req_t req, const struct stat *st)
@@ -175,13 +189,20 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * gain from splice. */
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 			FUSE_CAP_SPLICE_MOVE);
-	/* The core stores ACLs as plain xattrs and does not enforce them:
-	 * without this capability the kernel does not either, and
-	 * system.posix_acl_* pass through as ordinary attributes. */
-	conn->want &= ~FUSE_CAP_POSIX_ACL;
-	/* Let the kernel apply umask and clear setuid/setgid on write,
-	 * truncate and chown (it sends us the resulting mode). */
-	conn->want &= ~(FUSE_CAP_DONT_MASK | FUSE_CAP_HANDLE_KILLPRIV);
+	/* POSIX ACLs as on ext4: the kernel enforces them (it asks us for
+	 * system.posix_acl_access when a permission check needs it); the
+	 * core keeps the mode and the access ACL in step and applies a
+	 * parent's default ACL to new inodes.  That last part needs the
+	 * mode unmasked (DONT_MASK): the core applies the umask itself, and
+	 * only where no default ACL replaces it. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL) {
+		conn->want |= FUSE_CAP_POSIX_ACL;
+		if (conn->capable & FUSE_CAP_DONT_MASK)
+			conn->want |= FUSE_CAP_DONT_MASK;
+	}
+	/* Let the kernel clear setuid/setgid on write, truncate and chown
+	 * (it sends us the resulting mode). */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* Writeback caching changes who decides mtime and size; off unless
 	 * asked for (-o writeback) until it is measured. */
 	if (m->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
@@ -193,8 +214,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	       conn->proto_major, conn->proto_minor, conn->max_write,
 	       (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? ", writeback cache" : "");
 }
-
-static void acl_follow_chmod(lsmfs *fs, fuse_ino_t ino, mode_t mode);
 
 /* ---- names and attributes ---------------------------------------------- */
 
@@ -237,6 +256,41 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, CFG_OF(req)->attr_timeout);
 }
 
+/*
+ * setgid without group-execute: Linux (setattr_should_drop_sgid) also
+ * drops it when a file is written, truncated or given away by someone who
+ * is neither root nor in the file's group; the FUSE kernel module's own
+ * clearing (we leave it killpriv) only knows the group-execute case.  So
+ * that case is ours, as one more setattr after the call.
+ */
+static bool sgid_nogx(mode_t m)
+{
+	return S_ISREG(m) && (m & (S_ISGID | S_IXGRP)) == S_ISGID;
+}
+
+static bool cred_in_group(fuse_req_t req, fs_cred *c, gid_t *groups, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	if (!c->groups)
+		cred_groups(req, c, groups);
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Clear setgid of ino (mode m) for an outsider's change; *st (may be
+ * NULL) receives the attributes after. */
+static int drop_sgid(fuse_req_t req, fuse_ino_t ino, const fs_cred *c, mode_t m,
+		     struct stat *st)
+{
+	struct stat in;
+	memset(&in, 0, sizeof in);
+	in.st_mode = m & 07777 & ~(mode_t)S_ISGID;
+	return fs_setattr(FS_OF(req), c, ino, &in, FS_SET_MODE, 0, st);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -246,7 +300,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int set = 0;
 
 	cred_init(req, &c);
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+	/* Root's changes never depend on its groups (cred_groups_create). */
+	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    c.uid != 0)
 		cred_groups(req, &c, groups);
 	if (to_set & FUSE_SET_ATTR_MODE)
 		set |= FS_SET_MODE;
@@ -272,19 +328,36 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		set |= FS_SET_CTIME;
+	/* A setattr that sets nothing is chown(f, -1, -1): the kernel has
+	 * checked it and, without the writeback cache, does not send the
+	 * ctime it wants changed.  Linux changes it. */
+	if (set == 0) {
+		set = FS_SET_CTIME;
+		in.st_ctim.tv_sec = 0;
+		in.st_ctim.tv_nsec = UTIME_NOW;
+	}
 
-	lsmfs *fs = FS_OF(req);
+	/* An outsider's chown (see sgid_nogx): judged by the group the file
+	 * had before. */
+	bool outsider = false;
 	struct stat old;
-	bool perm_change = false;
-	if ((set & FS_SET_MODE) && fs_getattr(fs, ino, &old) == 0)
-		perm_change = ((old.st_mode ^ in.st_mode) & 0777) != 0;
-	int rc = fs_setattr(fs, &c, ino, &in, set, fi ? fi->fh : 0, &st);
+	if ((set & (FS_SET_UID | FS_SET_GID)) && c.uid != 0 &&
+	    fs_getattr(FS_OF(req), ino, &old) == 0 && sgid_nogx(old.st_mode))
+		outsider = !cred_in_group(req, &c, groups, old.st_gid);
+
+	/* A stored access ACL follows a chmod (in the core, same batch). */
+	int rc = fs_setattr(FS_OF(req), &c, ino, &in, set, fi ? fi->fh : 0, &st);
 	if (rc < 0) {
 		reply_rc(req, "setattr", rc);
 		return;
 	}
-	if (perm_change)
-		acl_follow_chmod(fs, ino, st.st_mode);
+	if (!outsider && (set & FS_SET_SIZE) && c.uid != 0 && sgid_nogx(st.st_mode))
+		outsider = !cred_in_group(req, &c, groups, st.st_gid);
+	if (outsider && sgid_nogx(st.st_mode) &&
+	    (rc = drop_sgid(req, ino, &c, st.st_mode, &st)) < 0) {
+		reply_rc(req, "setattr", rc);
+		return;
+	}
 	fuse_reply_attr(req, &st, CFG_OF(req)->attr_timeout);
 }
 
@@ -306,7 +379,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t groups[LSMFS_MAX_GROUPS];
 	struct stat st;
 	cred_init(req, &c);
-	cred_groups(req, &c, groups);
+	cred_groups_create(req, &c, groups, mode);
 	int rc = fs_mknod(FS_OF(req), &c, parent, name, mode, rdev, &st);
 	if (rc < 0)
 		reply_rc(req, "mknod", rc);
@@ -321,7 +394,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	gid_t groups[LSMFS_MAX_GROUPS];
 	struct stat st;
 	cred_init(req, &c);
-	cred_groups(req, &c, groups);
+	cred_groups_create(req, &c, groups, mode);
 	int rc = fs_mkdir(FS_OF(req), &c, parent, name, mode, &st);
 	if (rc < 0)
 		reply_rc(req, "mkdir", rc);
@@ -381,16 +454,16 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 /* ---- files ------------------------------------------------------------- */
 
-/* With the writeback cache the kernel reads pages of files opened only for
- * writing and appends itself: open them read-write, without O_APPEND. */
+/* The kernel places O_APPEND writes itself (at its i_size, under the inode
+ * lock), and only it sees fcntl(F_SETFL) turn O_APPEND off later: a handle
+ * that kept O_APPEND would go on appending writes meant for an offset.  So
+ * handles never carry it.  With the writeback cache the kernel also reads
+ * pages of files opened only for writing: open them read-write. */
 static int open_flags(fuse_req_t req, int flags)
 {
-	if (CFG_OF(req)->writeback) {
-		if ((flags & O_ACCMODE) == O_WRONLY)
-			flags = (flags & ~O_ACCMODE) | O_RDWR;
-		flags &= ~O_APPEND;
-	}
-	return flags;
+	if (CFG_OF(req)->writeback && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -420,7 +493,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 
 	cred_init(req, &c);
-	cred_groups(req, &c, groups);
+	cred_groups_create(req, &c, groups, mode);
 	int rc = fs_create(m->fs, &c, parent, name, mode,
 			   open_flags(req, fi->flags), &st, &fh);
 	if (rc < 0) {
@@ -466,7 +539,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	fs_cred c;
 	size_t written = 0;
-	(void)ino;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -474,17 +546,26 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	cred_init(req, &c);
 	int rc = fs_write(FS_OF(req), &c, fi->fh, buf, size, (uint64_t)off, 0,
 			  &written);
-	if (rc < 0)
+	if (rc < 0) {
 		reply_rc(req, "write", rc);
-	else
-		fuse_reply_write(req, written);
+		return;
+	}
+	/* An outsider's write (see sgid_nogx).  Writeback requests come as
+	 * uid 0: who wrote is unknown there, and nothing is dropped. */
+	struct stat st;
+	gid_t groups[LSMFS_MAX_GROUPS];
+	if (written > 0 && c.uid != 0 && fs_getattr(FS_OF(req), ino, &st) == 0 &&
+	    sgid_nogx(st.st_mode) && !cred_in_group(req, &c, groups, st.st_gid) &&
+	    drop_sgid(req, ino, &c, st.st_mode, NULL) == 0)
+		fuse_lowlevel_notify_inval_inode(CFG_OF(req)->se, ino, -1, 0);
+	fuse_reply_write(req, written);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	reply_rc(req, "flush", fs_flush(FS_OF(req), fi->fh));
-}
+/* No .flush: close(2) has nothing to do here (fs_flush: writes are not
+ * buffered in the daemon, and the kernel writes back its dirty pages before
+ * it would send FLUSH anyway).  The kernel takes the ENOSYS of the first
+ * FLUSH as "never send it again", which saves one round trip on every
+ * close: a quarter of those of creating an empty file (fsbench). */
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
@@ -520,6 +601,14 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
 	uint64_t res;
 	(void)ino;
+	/* With the writeback cache, data still dirty in the kernel's page
+	 * cache is not ours yet: a SEEK_DATA answered from the store would
+	 * skip it, and cp(1) would copy holes over data.  ENOSYS makes the
+	 * kernel answer every later lseek itself (all data up to EOF). */
+	if (CFG_OF(req)->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (off < 0) {
 		fuse_reply_err(req, ENXIO);
 		return;
@@ -864,204 +953,28 @@ static void ctl_setxattr(fuse_req_t req, const char *name)
 	reply_rc(req, name, rc);
 }
 
-/* ---- POSIX ACLs and the file mode -------------------------------------- */
-
-/*
- * The core stores ACLs as plain xattrs and we do not ask the kernel to
- * enforce them (FUSE_CAP_POSIX_ACL would make us responsible for
- * interpreting them in every permission decision).  But an access ACL and
- * the mode's permission bits are two views of one thing, and tools rely on
- * that: cp -a, tar --acls and rsync -A set a file's permissions by setting
- * its ACL, and expect the mode to follow.  So, as Linux file systems do:
- *  - setting system.posix_acl_access updates the mode (owner bits from
- *    USER_OBJ, group bits from MASK or else GROUP_OBJ, other bits from
- *    OTHER); an ACL the mode says all of (no named entries, no mask) is not
- *    stored at all;
- *  - chmod rewrites those three entries of a stored access ACL.
- * The kernel has already checked that the caller owns the file (or is
- * root) and that the ACL is well formed.  Two core calls, not one atomic
- * batch: a crash between them leaves a mode that disagrees with the ACL,
- * which the next chmod or setfacl repairs.
- */
-#define ACL_XATTR_ACCESS "system.posix_acl_access"
-#define ACL_VERSION 2
-enum {
-	ACL_TAG_USER_OBJ = 0x01,
-	ACL_TAG_USER = 0x02,
-	ACL_TAG_GROUP_OBJ = 0x04,
-	ACL_TAG_GROUP = 0x08,
-	ACL_TAG_MASK = 0x10,
-	ACL_TAG_OTHER = 0x20,
-};
-#define ACL_HDR 4
-#define ACL_ENTRY 8	/* tag u16, perm u16, id u32; little-endian */
-
-static uint32_t le16_at(const char *p)
-{
-	return (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8;
-}
-
-/* The permission bits an ACL stands for; *equiv says whether the mode
- * alone says everything.  -EINVAL for a malformed value. */
-static int acl_to_mode(const char *v, size_t size, mode_t *perm, bool *equiv)
-{
-	mode_t m = 0, mask = 0;
-	bool has_mask = false, named = false;
-
-	if (size < ACL_HDR || (size - ACL_HDR) % ACL_ENTRY ||
-	    (le16_at(v) | le16_at(v + 2) << 16) != ACL_VERSION)
-		return -EINVAL;
-	for (size_t off = ACL_HDR; off < size; off += ACL_ENTRY) {
-		uint32_t tag = le16_at(v + off), p = le16_at(v + off + 2) & 07;
-		switch (tag) {
-		case ACL_TAG_USER_OBJ:
-			m |= (mode_t)p << 6;
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			m |= (mode_t)p << 3;
-			break;
-		case ACL_TAG_OTHER:
-			m |= (mode_t)p;
-			break;
-		case ACL_TAG_MASK:
-			mask = (mode_t)p << 3;
-			has_mask = true;
-			break;
-		case ACL_TAG_USER:
-		case ACL_TAG_GROUP:
-			named = true;
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	if (has_mask)
-		m = (m & ~(mode_t)S_IRWXG) | mask;
-	*perm = m;
-	*equiv = !has_mask && !named;
-	return 0;
-}
-
-/* Rewrite the entries of an ACL value that mirror the mode (in place). */
-static void acl_apply_mode(char *v, size_t size, mode_t mode)
-{
-	bool has_mask = false;
-	for (size_t off = ACL_HDR; off + ACL_ENTRY <= size; off += ACL_ENTRY)
-		if (le16_at(v + off) == ACL_TAG_MASK)
-			has_mask = true;
-	for (size_t off = ACL_HDR; off + ACL_ENTRY <= size; off += ACL_ENTRY) {
-		uint32_t tag = le16_at(v + off), p;
-		if (tag == ACL_TAG_USER_OBJ)
-			p = (mode >> 6) & 07;
-		else if (tag == ACL_TAG_OTHER)
-			p = mode & 07;
-		else if (tag == (has_mask ? ACL_TAG_MASK : ACL_TAG_GROUP_OBJ))
-			p = (mode >> 3) & 07;
-		else
-			continue;
-		v[off + 2] = (char)p;
-		v[off + 3] = 0;
-	}
-}
-
-static bool in_group(const fs_cred *c, gid_t gid)
-{
-	if (c->gid == gid)
-		return true;
-	for (int i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* setxattr("system.posix_acl_access"): store it (unless the mode says it
- * all) and make the mode follow. */
-static void acl_set_access(fuse_req_t req, fuse_ino_t ino, const char *value,
-			   size_t size, int flags)
-{
-	lsmfs *fs = FS_OF(req);
-	fs_cred c;
-	gid_t groups[LSMFS_MAX_GROUPS];
-	struct stat st, attr;
-	mode_t perm;
-	bool equiv;
-
-	cred_init(req, &c);
-	cred_groups(req, &c, groups);
-	int rc = acl_to_mode(value, size, &perm, &equiv);
-	if (rc < 0)
-		goto out;
-	rc = fs_getattr(fs, ino, &st);
-	if (rc < 0)
-		goto out;
-	if (equiv) {
-		rc = fs_removexattr(fs, &c, ino, ACL_XATTR_ACCESS);
-		if (rc == -ENODATA)
-			rc = (flags & XATTR_REPLACE) ? -ENODATA : 0;
-	} else {
-		rc = fs_setxattr(fs, &c, ino, ACL_XATTR_ACCESS, value, size, flags);
-	}
-	if (rc < 0)
-		goto out;
-	memset(&attr, 0, sizeof attr);
-	attr.st_mode = (st.st_mode & ~(mode_t)0777) | perm;
-	/* As chmod: a caller outside the file's group loses setgid. */
-	if (c.uid != 0 && !in_group(&c, st.st_gid))
-		attr.st_mode &= ~(mode_t)S_ISGID;
-	if (attr.st_mode != st.st_mode) {
-		rc = fs_setattr(fs, &c, ino, &attr, FS_SET_MODE, 0, NULL);
-		/* The kernel does not expect a setxattr to change the mode:
-		 * drop the attributes it caches (attributes only: never
-		 * blocks). */
-		if (rc == 0)
-			fuse_lowlevel_notify_inval_inode(CFG_OF(req)->se, ino, -1, 0);
-	}
-out:
-	reply_rc(req, "setxattr(acl)", rc);
-}
-
-/* After a chmod: a stored access ACL follows the new permission bits. */
-static void acl_follow_chmod(lsmfs *fs, fuse_ino_t ino, mode_t mode)
-{
-	fs_cred root = fs_cred_root();
-	size_t len = 0;
-	char *buf = NULL;
-
-	int rc = fs_getxattr(fs, &root, ino, ACL_XATTR_ACCESS, NULL, 0, &len);
-	if (rc == -ENODATA)
-		return;
-	if (rc == 0) {
-		buf = malloc(len ? len : 1);
-		rc = buf ? fs_getxattr(fs, &root, ino, ACL_XATTR_ACCESS, buf, len, &len)
-			 : -ENOMEM;
-	}
-	if (rc == 0) {
-		acl_apply_mode(buf, len, mode);
-		rc = fs_setxattr(fs, &root, ino, ACL_XATTR_ACCESS, buf, len, XATTR_REPLACE);
-	}
-	free(buf);
-	if (rc < 0 && rc != -ENODATA)
-		syslog(LOG_WARNING, "inode %" PRIu64 ": ACL not updated after chmod: %s",
-		       (uint64_t)ino, fs_strerror(rc));
-}
-
 /* ---- extended attributes ----------------------------------------------- */
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	fs_cred c;
+	gid_t groups[LSMFS_MAX_GROUPS];
 	if (is_ctl(ino, name)) {
 		ctl_setxattr(req, name);
 		return;
 	}
-	if (!strcmp(name, ACL_XATTR_ACCESS)) {
-		acl_set_access(req, ino, value, size, flags);
-		return;
-	}
 	cred_init(req, &c);
-	reply_rc(req, "setxattr",
-		 fs_setxattr(FS_OF(req), &c, ino, name, value, size, flags));
+	bool acl = !strcmp(name, "system.posix_acl_access");
+	if (acl)
+		cred_groups(req, &c, groups);	/* setgid is kept only in-group */
+	int rc = fs_setxattr(FS_OF(req), &c, ino, name, value, size, flags);
+	/* Setting an access ACL changes the mode: a kernel without FUSE's
+	 * posix_acl would not expect that, so drop the attributes it
+	 * caches (attributes only: never blocks). */
+	if (rc == 0 && acl)
+		fuse_lowlevel_notify_inval_inode(CFG_OF(req)->se, ino, -1, 0);
+	reply_rc(req, "setxattr", rc);
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1150,7 +1063,6 @@ static const struct fuse_lowlevel_ops lsmfs_ll_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,

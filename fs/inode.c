@@ -321,10 +321,22 @@ void fs_attr_to_stat(const lsmfs *fs, uint64_t ino, const fs_attr *a,
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)a->size;
 	st->st_blksize = fs->bs;
-	if (a->flags & FS_IF_INLINE)
-		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-	else
+	/* Sizes and block counts as ext4 reports them, so that du, ls -s
+	 * and tools comparing trees see the same numbers: an inline file
+	 * with data occupies one block (inline_max <= block size), a
+	 * directory one block of size bs (the stored size stays 0: entries
+	 * are separate keys), a symlink whose target would not fit in
+	 * ext4's inode (60 bytes with its NUL) one block. */
+	if (S_ISDIR(a->mode)) {
+		st->st_size = a->nlink ? (off_t)fs->bs : 0;	/* removed: 0 */
+		st->st_blocks = (blkcnt_t)(fs->bs / 512);
+	} else if (S_ISLNK(a->mode)) {
+		st->st_blocks = a->size >= 60 ? (blkcnt_t)(fs->bs / 512) : 0;
+	} else if (a->flags & FS_IF_INLINE) {
+		st->st_blocks = a->size ? (blkcnt_t)(fs->bs / 512) : 0;
+	} else {
 		st->st_blocks = (blkcnt_t)(a->nblocks * (fs->bs / 512));
+	}
 	st->st_atim = a->atime;
 	st->st_mtim = a->mtime;
 	st->st_ctim = a->ctime;
@@ -671,6 +683,8 @@ int fs_setattr(lsmfs *fs, const fs_cred *c, uint64_t ino,
 		rc = -ENOMEM;
 		goto err;
 	}
+	if ((to_set & FS_SET_MODE) && ((a.mode ^ ip->a.mode) & 0777))
+		FS_ERR(fs_acl_chmod(fs, b, ino, &a, a.mode));
 	if ((to_set & FS_SET_SIZE)) {
 		if ((a.flags & FS_IF_INLINE) && (rc = fs_idata_load(fs, ip)) < 0)
 			goto err;

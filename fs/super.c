@@ -328,6 +328,44 @@ out:
 	return rc;
 }
 
+/*
+ * Room for the engine on the host filesystem.  The engine needs free space
+ * to turn memtables into tables and to compact, and deleting a file is a
+ * write too: a store that filled its disk to the last byte could never be
+ * emptied again.  So, as ext4 keeps blocks back, lsmfs keeps fs->reserve
+ * bytes of the host free: data writes fail with ENOSPC once they would
+ * reach into it (fs_space_check), while deletions, truncations, renames
+ * and other metadata go on, and statfs counts it as unavailable.  The
+ * reserve is what flushing every memtable takes, (2 + max_immutable) write
+ * buffers; on a small host filesystem the write buffer is first cut to a
+ * sixteenth of it (1 MiB at least), so the reserve stays about a quarter.
+ */
+static void fit_to_host(lsmfs *fs)
+{
+	struct statvfs h;
+	if (!fs->host_statfs || statvfs(fs->path, &h) != 0)
+		return;
+	uint64_t cap = (uint64_t)h.f_blocks * h.f_frsize / 16;
+	if (cap < (1u << 20))
+		cap = 1u << 20;
+	if (fs->lo.write_buffer_size > cap)
+		fs->lo.write_buffer_size = (size_t)cap;
+	uint64_t imm = fs->lo.max_immutable > 0 ? (uint64_t)fs->lo.max_immutable : 1;
+	fs->reserve = (2 + imm) * fs->lo.write_buffer_size;
+}
+
+int fs_space_check(lsmfs *fs, uint64_t need)
+{
+	struct statvfs h;
+	if (!fs->reserve || statvfs(fs->path, &h) != 0)
+		return 0;
+	uint64_t avail = (uint64_t)h.f_bavail * h.f_frsize;
+	if (avail >= fs->reserve && avail - fs->reserve >= need)
+		return 0;
+	return fs_err(-ENOSPC, "%s: %" PRIu64 " bytes free on the host filesystem, %" PRIu64
+		      " kept for flushes, compaction and deletions", fs->path, avail, fs->reserve);
+}
+
 static void fs_free(lsmfs *fs)
 {
 	if (!fs)
@@ -371,6 +409,8 @@ int fs_mount(const char *path, const fs_mount_opts *o, lsmfs **out)
 	fs->kperm = o->kernel_permissions;
 	fs->noatime = o->noatime;
 	fs->host_statfs = fs->lo.env == NULL || fs->lo.env == lsm_env_posix();
+	if (!fs->read_only)
+		fit_to_host(fs);
 
 	rc = lsm_open(path, &fs->lo, &fs->db);
 	if (rc < 0) {
@@ -518,6 +558,7 @@ int fs_statfs(lsmfs *fs, struct statvfs *sv)
 		total = (uint64_t)h.f_blocks * h.f_frsize;
 		freeb = (uint64_t)h.f_bfree * h.f_frsize;
 		avail = (uint64_t)h.f_bavail * h.f_frsize;
+		avail = avail > fs->reserve ? avail - fs->reserve : 0;	/* fit_to_host */
 	} else {
 		/* A store not on the host (in-memory env): a nominal 1 TiB
 		 * beside what the engine holds. */

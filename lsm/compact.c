@@ -872,13 +872,20 @@ static void *worker_main(void *arg)
 		} else if (rc != LSM_E_CANCELLED) {
 			lsm_log(db, "compaction %llu failed: %s", (unsigned long long)j->id,
 				lsm_errdetail());
-			lsm_db_set_bg_error(db, rc);
 		}
+		char why[512];
+		snprintf(why, sizeof why, "%s", lsm_errdetail());
 		bool unsure = db->manifest_unsure;
 		pthread_mutex_unlock(&db->mu);
 		discard_outputs(&r, rc < 0 && !unsure);
 		lsm_frag_free(r.frag);
 		pthread_mutex_lock(&db->mu);
+		/* The error is latched once the partial outputs are gone: who
+		 * retries after running out of space needs that room. */
+		if (rc < 0 && rc != LSM_E_CANCELLED) {
+			lsm_err_set_detail(why);
+			lsm_db_set_bg_error(db, rc);
+		}
 		job_free(j);
 		if (rc == 0)
 			lsm_db_remove_obsolete(db);
@@ -1087,8 +1094,14 @@ int lsm_compact_manual(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
 	if (db->bg_error == -ENOSPC)
 		lsm_db_nospace_retry(db);
 	cs->manual_waiting++;
-	while (!cs->stop && !db->bg_error && (cs->paused || any_level_busy(cs, 0, last)))
+	/* Another job running out of space does not stop this one: its
+	 * levels come free, nothing new starts while a manual job waits, and
+	 * this job, which sees every tombstone, may well fit. */
+	while (!cs->stop && (!db->bg_error || db->bg_error == -ENOSPC) &&
+	       (cs->paused || any_level_busy(cs, 0, last)))
 		pthread_cond_wait(&db->bg_cv, &db->mu);
+	if (db->bg_error == -ENOSPC)
+		lsm_db_nospace_retry(db);
 	cs->manual_waiting--;
 	if (cs->stop || db->bg_error) {
 		if (db->bg_error) {

@@ -12,6 +12,9 @@
  *                              --clear-groups, or root itself): run every
  *                              scenario in DIR/<scenario>/
  *   conform run DIR NAME...    only the named scenarios (debugging)
+ *   conform probe DIR          "writeback" if data written to DIR stays in
+ *                              the kernel's page cache (FUSE writeback
+ *                              cache), else "writethrough"
  *
  * Output: one line per check, never anything that legitimately differs
  * between two file systems (inode numbers, devices, absolute times except
@@ -30,7 +33,9 @@
  *
  * Thread rules: single-threaded (fork is not used).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -201,6 +207,20 @@ static void S(const char *path)
 	print_stat(path, &st, mark_of(path));
 }
 
+/* The attributes of path, with time changes since the MARK of another
+ * path (a rename moved the inode marked under its old name). */
+static void SM(const char *path, const char *marked)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		say("  %s: %s", path, en(errno));
+		return;
+	}
+	char label[140];
+	snprintf(label, sizeof(label), "%s (was %s)", path, marked);
+	print_stat(label, &st, mark_of(marked));
+}
+
 /* The attributes of an open file; times against the mark of label. */
 static void SF(int fd, const char *label)
 {
@@ -242,9 +262,17 @@ static void show_bytes(const char *what, const char *buf, ssize_t n)
 	say("  %s: %zd \"%s\"", what, n, out);
 }
 
+/* Reads move atime (relatime), at moments that depend on the clock: the
+ * MARKs taken before them no longer say what a later call changed. */
+static void unmark(void)
+{
+	memset(marks, 0, sizeof(marks));
+}
+
 /* Read up to len bytes of path at off and print them. */
 static void RD(const char *path, off_t off, size_t len)
 {
+	unmark();
 	char buf[256];
 	char what[96];
 	snprintf(what, sizeof(what), "read %s@%lld", path, (long long)off);
@@ -266,6 +294,7 @@ static void RD(const char *path, off_t off, size_t len)
 /* Is [off, off+len) of path all zeros? */
 static void ZEROS(const char *path, off_t off, size_t len)
 {
+	unmark();
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
 		say("  zeros %s: %s", path, en(errno));
@@ -897,6 +926,7 @@ static void sc_killpriv(void)
 		mkf("othgnx", 02767, OTHER, OTHERGID, "x");
 		mkf("tu", 04755, ME, MYGID, "x");
 		mkf("tothu", 06777, OTHER, OTHERGID, "x");
+		mkf("tothgnx", 02766, OTHER, OTHERGID, "x");
 		mkf("fu", 06755, ME, MYGID, "x");
 		mkf("cap", 0755, ME, MYGID, "x");
 		mkf("cap2", 0755, ME, MYGID, "x");
@@ -919,6 +949,8 @@ static void sc_killpriv(void)
 	S("tu");
 	R(truncate("tothu", 0));
 	S("tothu");
+	R(truncate("tothgnx", 0));
+	S("tothgnx");
 	FD(fd, open("fu", O_RDWR));
 	R(ftruncate(fd, 10));
 	SF(fd, "fu");
@@ -961,6 +993,7 @@ static void sc_chmod(void)
 	S("mine");
 	R(chmod("mine", 0170644));
 	S("mine");
+	MARK("oth");
 	R(chmod("oth", 0600));
 	S("oth");
 	R(chmod("ngrp", 02755));
@@ -999,6 +1032,7 @@ static void sc_chown(void)
 		mkf("gnx", 02745, ME, MYGID, "x");
 		mkf("ug", 06755, ME, MYGID, "x");
 		mkf("u2", 04755, ME, MYGID, "x");
+		mkf("gnxng", 02745, ME, NOGROUP, "x");
 		mkd("d", 06755, ME, MYGID);
 		mks("mine", "sl", ME, MYGID);
 		return;
@@ -1014,6 +1048,7 @@ static void sc_chown(void)
 	S("mine");
 	R(chown("mine", ME, -1));
 	S("mine");
+	MARK("oth");
 	R(chown("oth", -1, -1));
 	R(chown("oth", -1, MYGID));
 	R(chown("oth", ME, -1));
@@ -1028,6 +1063,8 @@ static void sc_chown(void)
 	S("ug");
 	R(chown("u2", -1, NOGROUP));
 	S("u2");
+	R(chown("gnxng", -1, MYGID));
+	S("gnxng");
 	R(chown("d", -1, MYGID));
 	S("d");
 	MARK("mine", "sl");
@@ -1075,6 +1112,8 @@ static void sc_utimes(void)
 	MARK("mine");
 	R(utimensat(AT_FDCWD, "mine", omit_ex, 0));
 	S("mine");
+	R(utimensat(AT_FDCWD, "mine", ex, 0));
+	R(utimensat(AT_FDCWD, "mine", omit_ex, 0));
 	ST("mine");
 	MARK("mine");
 	R(utimensat(AT_FDCWD, "mine", now2, 0));
@@ -1518,7 +1557,7 @@ static void sc_rename(void)
 	S(".");
 	MARK("a1", "b", ".");
 	R(rename("a1", "b"));
-	S("b");
+	SM("b", "a1");
 	S(".");
 	RD("b", 0, 5);
 	MARK("b", ".");
@@ -1536,7 +1575,7 @@ static void sc_rename(void)
 	MARK(".", "d", "e");
 	R(rename("d", "e"));
 	S(".");
-	S("e");
+	SM("e", "d");
 	S("d");
 	R(rename("p", "p/c/newp"));
 	R(rename("p/c", "p"));
@@ -1582,17 +1621,21 @@ static void sc_rename(void)
 	R(renameat2(AT_FDCWD, "n1", AT_FDCWD, "n3", RENAME_NOREPLACE));
 	MARK("n2", "n3", "dd", ".");
 	R(renameat2(AT_FDCWD, "n2", AT_FDCWD, "n3", RENAME_EXCHANGE));
-	S("n2");
-	S("n3");
+	SM("n2", "n3");
+	SM("n3", "n2");
 	RD("n2", 0, 5);
+	MARK("n2", "dd", ".");
 	R(renameat2(AT_FDCWD, "n2", AT_FDCWD, "dd", RENAME_EXCHANGE));
-	S("n2");
-	S("dd");
+	SM("n2", "dd");
+	SM("dd", "n2");
 	S(".");
 	R(renameat2(AT_FDCWD, "n2", AT_FDCWD, "nothere", RENAME_EXCHANGE));
+	MARK("n3", "q/x2", "q", ".");
 	R(renameat2(AT_FDCWD, "n3", AT_FDCWD, "q/x2", RENAME_EXCHANGE));
 	S("q");
-	S("n3");
+	S(".");
+	SM("n3", "q/x2");
+	SM("q/x2", "n3");
 	R(same_ino("n3/..", "."));
 	R(renameat2(AT_FDCWD, "n3", AT_FDCWD, "n3", RENAME_EXCHANGE));
 	R(renameat2(AT_FDCWD, "ee", AT_FDCWD, "ee/x", RENAME_EXCHANGE));
@@ -2049,7 +2092,6 @@ static void sc_fallocate(void)
 	R(fallocate(fd, 0, -1, 10));
 	R(fallocate(fd, 0, 0, -1));
 	R(fallocate(fd, 0x1000, 0, 10));
-	R(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1LL << 50));
 	R(fallocate(fd, 0, 0x7ffffffffffff000LL, 0x2000));
 	SF(fd, "e");
 	R(posix_fallocate(fd, 0, 100000) == 0);
@@ -2195,12 +2237,7 @@ static void sc_readdir(void)
 		snprintf(n, sizeof(n), "d/n%03d", i);
 		touch(n);
 	}
-	long pos = telldir(d);
-	char after[3][256];
-	int na = 0;
 	while ((e = readdir(d))) {
-		if (na < 3)
-			snprintf(after[na++], 256, "%s", e->d_name);
 		if (e->d_name[0] == 'o')
 			seen[atoi(e->d_name + 1)]++;
 		else if (e->d_name[0] == '.')
@@ -2218,16 +2255,28 @@ static void sc_readdir(void)
 	}
 	say("  kept entries seen once %d, more than once %d, never %d; dots %d",
 	    once, twice, missing, dots);
-	seekdir(d, pos);
-	int same = 0;
-	for (int i = 0; i < na && (e = readdir(d)); i++)
-		same += !strcmp(e->d_name, after[i]);
-	say("  seekdir back: %d of %d names again", same, na);
 	rewinddir(d);
 	int total = 0;
 	while ((e = readdir(d)))
 		total++;
 	say("  after rewinddir: %d entries", total);
+	closedir(d);
+	/* telldir/seekdir in a directory that does not change */
+	d = opendir("d");
+	for (int i = 0; i < 30 && readdir(d); i++)
+		;
+	long pos = telldir(d);
+	char after[3][256];
+	int na = 0;
+	while (na < 3 && (e = readdir(d)))
+		snprintf(after[na++], 256, "%s", e->d_name);
+	for (int i = 0; i < 40 && readdir(d); i++)
+		;
+	seekdir(d, pos);
+	int same = 0;
+	for (int i = 0; i < na && (e = readdir(d)); i++)
+		same += !strcmp(e->d_name, after[i]);
+	say("  seekdir back: %d of %d names again", same, na);
 	closedir(d);
 	LS("t");
 	LS("nor");
@@ -2290,7 +2339,44 @@ static void sc_misc(void)
 	CLOSE(fd);
 	FD(fd, open("src", O_RDONLY));
 	R(read(fd, buf, 0));
+	R(fsync(fd));
+	R(fdatasync(fd));
+	R(flock(fd, LOCK_EX | LOCK_NB));
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	R(fcntl(fd, F_SETLK, &fl));
 	CLOSE(fd);
+	FD(fd, open(".", O_RDONLY | O_DIRECTORY));
+	R(fsync(fd));
+	CLOSE(fd);
+	/* O_DIRECT with aligned buffers */
+	void *al = NULL;
+	if (posix_memalign(&al, 4096, 8192) == 0) {
+		memset(al, 'd', 8192);
+		FD(fd, open("dio", O_CREAT | O_RDWR | O_DIRECT, 0644));
+		R(pwrite(fd, al, 8192, 4096));
+		memset(al, 0, 8192);
+		R(pread(fd, al, 4096, 8192));
+		show_bytes("dio", al, 4);
+		CLOSE(fd);
+		S("dio");
+		free(al);
+	}
+	/* many names for one file */
+	touch("many");
+	int ok = 0;
+	for (int i = 0; i < 100; i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "many%d", i);
+		ok += link("many", n) == 0;
+	}
+	say("  100 links: %d made", ok);
+	S("many");
+	for (int i = 0; i < 100; i += 2) {
+		char n[32];
+		snprintf(n, sizeof(n), "many%d", i);
+		unlink(n);
+	}
+	S("many99");
 }
 
 /* Limits where the file systems may differ by design. */
@@ -2305,7 +2391,17 @@ static void sc_limits(void)
 	R(pwrite(fd, "e", 1, 0x7fffffffffffffffLL));
 	R(pwrite(fd, "ee", 2, 0x7ffffffffffffffeLL));
 	R(ftruncate(fd, 0x7fffffffffffffffLL));
+	R(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1LL << 50));
+	R(lseek(fd, 1LL << 50, SEEK_SET));
+	R(lseek(fd, 0x7fffffffffffffffLL, SEEK_SET));
+	R(lseek(fd, 0x7fffffffffffffffLL, SEEK_END));
 	CLOSE(fd);
+	FD(fd, open("big2", O_CREAT | O_RDWR, 0644));
+	R(pwrite(fd, "x", 1, 1LL << 40));
+	R(lseek(fd, 0, SEEK_END));
+	R(lseek(fd, 0x7fffffffffffffffLL, SEEK_CUR));
+	CLOSE(fd);
+	S("big2");
 }
 
 /* Odd names: every byte but '/' and NUL, dots, 255-byte names everywhere. */
@@ -2480,8 +2576,10 @@ static void sc_fsx(void)
 				bad = 1;
 				break;
 			}
-			if (ns > msize)
-				memset(model + msize, 0, ns - msize);
+			/* the model keeps every byte past the size zero, as
+			 * the file reads when it grows again */
+			if (ns < msize)
+				memset(model + ns, 0, msize - ns);
 			msize = ns;
 			break;
 		}
@@ -2647,8 +2745,34 @@ static const struct scenario {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: conform prep DIR UID GID | conform run DIR [SCENARIO...]\n");
+	fprintf(stderr, "usage: conform prep DIR UID GID | conform run DIR [SCENARIO...] |"
+			" conform probe DIR\n");
 	exit(2);
+}
+
+/*
+ * Does the file system keep written data in the kernel's page cache
+ * before it reaches the daemon (FUSE writeback cache)?  Then st_blocks of
+ * an open file just written is still 0.  Prints "writeback" or
+ * "writethrough".
+ */
+static int probe(const char *dir)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/.probe", dir);
+	int fd = open(p, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	struct stat st;
+	char buf[4096];
+	memset(buf, 'p', sizeof(buf));
+	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+	    fstat(fd, &st) < 0) {
+		perror(p);
+		return 1;
+	}
+	printf("%s\n", st.st_blocks ? "writethrough" : "writeback");
+	close(fd);
+	unlink(p);
+	return 0;
 }
 
 static void set_users(uid_t me, gid_t mygid)
@@ -2663,6 +2787,8 @@ int main(int argc, char **argv)
 {
 	if (argc < 3)
 		usage();
+	if (!strcmp(argv[1], "probe"))
+		return probe(argv[2]);
 	memset(N255, 'n', 255);
 	memset(N256, 'n', 256);
 	/* Absolute: scenarios chdir into their directories one after the

@@ -12,7 +12,7 @@
  *   - write stall: a burst from several threads against a slow compaction
  *     rate keeps L0 bounded, slows or stalls writers, and finishes;
  *   - trivial move: a table overlapping nothing below moves without being
- *     rewritten;
+ *     rewritten, and its file outlives every reader of an older version;
  *   - concurrency: writers, readers, iterators and snapshot scans during
  *     flushes and compactions on two compaction threads (also run under
  *     ThreadSanitizer: suite 'tsan').
@@ -793,6 +793,75 @@ static void test_trivial_move(void **state)
 	env->destroy(env);
 }
 
+/*
+ * An iterator opened while table T sits in L1 reads it lazily, later.  In
+ * between, T moves down to L2 without a rewrite (a trivial move: L1 went
+ * over its target when a second table U joined it), and then a full
+ * compaction merges it away.  T's file must survive until the iterator
+ * lets go of its version.
+ */
+static bool moved_to_l2(const lsm_stats *st, const void *arg)
+{
+	(void)arg;
+	return st->level[0].tables == 0 && st->level[1].tables == 1 && st->level[2].tables == 1;
+}
+
+static void test_moved_table_outlives_old_readers(void **state)
+{
+	(void)state;
+	lsm_env *env = lsm_env_mem_new();
+	lsm_options o;
+	base_options(&o, env);
+	o.compression = 0;
+	o.l0_compaction_trigger = 1;	/* every flush is a candidate */
+	lsm_db *db = open_db(&o);
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < 300; i++)	/* T */
+		put_ver(db, 'm', i, 1);
+	assert_int_equal(lsm_flush(db, true), 0);
+	assert_true(wait_for(db, l0_empty_l1, &one));
+	lsm_stats st = stats_of(db);
+	assert_int_equal(st.trivial_moves, 1);
+	assert_int_equal(lsm_close(db), 0);
+	/* L1's target: above T alone, below T + U */
+	o.level_base_bytes = st.level[1].bytes + st.level[1].bytes / 2;
+	db = open_db(&o);
+
+	lsm_iter *it;
+	assert_int_equal(lsm_iter_new(db, NULL, &it), 0);
+	for (unsigned i = 0; i < 300; i++)	/* U, after T in key order */
+		put_ver(db, 'n', i, 1);
+	assert_int_equal(lsm_flush(db, true), 0);
+	assert_true(wait_for(db, moved_to_l2, NULL));
+	st = stats_of(db);
+	assert_int_equal(st.trivial_moves, 2);	/* U into L1, T into L2 (this run) */
+	assert_int_equal(st.compaction_bytes_written, 0);
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	st = stats_of(db);
+	assert_int_equal(st.level[1].tables + st.level[2].tables, 0);
+
+	unsigned n = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		char k[16], v[200];
+		size_t kl, vl, ekl = key_of(k, 'm', n), evl = val_of(v, k, ekl, 1);
+		const void *gk = lsm_iter_key(it, &kl), *gv = lsm_iter_value(it, &vl);
+		assert_int_equal(kl, ekl);
+		assert_memory_equal(gk, k, kl);
+		assert_int_equal(vl, evl);
+		assert_memory_equal(gv, v, vl);
+		n++;
+	}
+	if (lsm_iter_status(it) != 0)
+		fail_msg("old iterator: %s (%s)", lsm_strerror(lsm_iter_status(it)), lsm_errdetail());
+	assert_int_equal(n, 300);
+	lsm_iter_free(it);
+	assert_int_equal(count_keys(db, NULL, 'm'), 300);
+	assert_int_equal(count_keys(db, NULL, 'n'), 300);
+	assert_int_equal(lsm_close(db), 0);
+	env->destroy(env);
+}
+
 /* ---- 5. concurrency --------------------------------------------------------------- */
 
 #define CC_KEYS 400		/* stable keys k%04d/a, never deleted */
@@ -1146,6 +1215,7 @@ int main(void)
 		cmocka_unit_test(test_trigger_cutoff_moved),
 		cmocka_unit_test(test_write_stall),
 		cmocka_unit_test(test_trivial_move),
+		cmocka_unit_test(test_moved_table_outlives_old_readers),
 		cmocka_unit_test(test_concurrent_readers_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

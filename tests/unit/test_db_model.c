@@ -651,7 +651,7 @@ static void test_model_mem_compression_off(void **state)
 	r->name = "mem-plain";
 	r->seed = 77;
 	r->path = "/model2";
-	run_model(r, 30000);
+	run_model(r, 15000);
 	env->destroy(env);
 	free(r);
 }
@@ -691,7 +691,7 @@ static void test_model_posix(void **state)
 	r->name = "posix";
 	r->seed = 4711;
 	r->path = path;
-	run_model(r, 20000);
+	run_model(r, 12000);
 	free(r);
 	rm_tree(root);
 }

@@ -615,8 +615,10 @@ static const bench_engine *find_engine(const char *name)
 	return NULL;
 }
 
-static int spawn(engine_slot *s)
+/* Fork the child of slots[i]; the earlier slots' children already run. */
+static int spawn(engine_slot *slots, int i)
 {
+	engine_slot *s = &slots[i];
 	int to[2], from[2];
 	if (pipe2(to, O_CLOEXEC) < 0)
 		return -errno;
@@ -637,6 +639,12 @@ static int spawn(engine_slot *s)
 		return e;
 	}
 	if (pid == 0) {
+		/* Hold no other child's pipes: each child must see end of
+		 * stream on its commands when the parent goes away. */
+		for (int k = 0; k < i; k++) {
+			close(slots[k].to);
+			close(slots[k].from);
+		}
 		close(to[1]);
 		close(from[0]);
 		child_main(s->eng, s->dir, to[0], from[1]);
@@ -1005,7 +1013,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < neng; i++) {
 		snprintf(slots[i].dir, sizeof slots[i].dir, "%s/%s", base,
 			 slots[i].eng->name);
-		int e = spawn(&slots[i]);
+		int e = spawn(slots, i);
 		if (e < 0) {
 			fprintf(stderr, "db_bench: fork: %s\n", strerror(-e));
 			rc = 1;

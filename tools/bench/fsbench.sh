@@ -7,13 +7,18 @@
 #
 #   tools/bench/fsbench.sh [--quick] [--runs N] [--only GROUPS]
 #                          [--systems LIST] [--lsmfs-opts OPTS]
+#                          [--variant 'NAME|LSMFS|MKFS|OPTS|MKFS_OPTS']...
 #                          [--work DIR] [--plot FILE.svg] [--nice N]
+#                          [--report]
 #
 # Workloads (GROUPS, comma-separated: meta, small, data):
 #   meta   fs_mark: 100,000 empty files in one directory, and in 100
 #          directories of 1,000; then, caches dropped, stat of every file
 #          (find -printf %s), `ls -l` of the 100,000-entry directory;
-#          `rm -rf` of both.
+#          `rm -rf` of both.  Then the same at 15,000 files in one
+#          directory (create_15k, ls_l_15k, rm_15k): passthrough_hp holds
+#          a descriptor per inode the kernel knows, so where the hard limit
+#          of open files is lower than 200,000 it runs only this part.
 #   small  unpack a tarball of /usr/include + /usr/share/doc (made once;
 #          tar -m: times are not restored, as passthrough_hp cannot); then, each after dropping caches, du, find, grep -r; rm -rf.
 #   data   fio, psync: sequential write of 1 GiB in 1 MiB writes (with a
@@ -27,6 +32,13 @@
 # --quick: 10,000 files, 256 MiB sequential, 64 MiB random for 5 s, 2,000
 # appends, one run.  The full run repeats everything 3 times (--runs N).
 # --lsmfs-opts: extra daemon arguments, e.g. "-o writeback".
+# --variant: one more lsmfs system, NAME (must start with "lsmfs"), with its
+# own daemon and mkfs binaries (empty: the default ones), daemon arguments
+# and mkfs.lsmfs arguments; it is added to SYSTEMS.  For before/after
+# comparisons in one run, e.g. --variant 'lsmfs_old|/tmp/lsmfs.old|||'.
+# Every lsmfs* system gets its own ratios table.
+# --report: run nothing; summarize the results.tsv of --work again (with
+# the same --systems and --variant arguments).
 # --nice: the run (and every daemon it starts) runs at this nice value
 # (default -10): background load on a shared machine skews FUSE round
 # trips most.
@@ -64,9 +76,11 @@ RUNS=
 ONLY="meta,small,data"
 SYSTEMS="lsmfs local phs bindfs"
 LSMFS_OPTS=
+declare -A V_BIN V_MKFS V_OPTS V_MKOPTS	# per lsmfs variant
 WORK=/var/tmp/lsmfs-fsbench
 PLOT=
 NICE=-10
+REPORT=0
 
 usage() {
 	sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
@@ -80,9 +94,16 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=$2; shift ;;
 	--systems) SYSTEMS=$2; shift ;;
 	--lsmfs-opts) LSMFS_OPTS=$2; shift ;;
+	--variant)
+		IFS='|' read -r vn vb vm vo vk <<<"$2"
+		case $vn in lsmfs?*) ;; *) echo "fsbench: variant name must start with lsmfs" >&2; exit 2 ;; esac
+		V_BIN[$vn]=$vb V_MKFS[$vn]=$vm V_OPTS[$vn]=$vo V_MKOPTS[$vn]=$vk
+		VARIANTS="${VARIANTS:-} $vn"
+		shift ;;
 	--work) WORK=$2; shift ;;
 	--plot) PLOT=$2; shift ;;
 	--nice) NICE=$2; shift ;;
+	--report) REPORT=1 ;;
 	-h|--help) usage 0 ;;
 	*) echo "fsbench: unknown argument $1" >&2; usage 2 >&2 ;;
 	esac
@@ -90,6 +111,8 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$(id -u)" = 0 ] || { echo "fsbench: must run as root (drop_caches, mounts)" >&2; exit 2; }
+
+SYSTEMS="$SYSTEMS${VARIANTS:-}"
 
 if [ "${FSBENCH_NICED:-0}" != 1 ] && [ "$NICE" != 0 ]; then
 	export FSBENCH_NICED=1
@@ -213,12 +236,18 @@ mount_one() {	# system
 		mkdir -p "$WORK/local"
 		DIR[$s]=$WORK/local
 		return 0 ;;
-	lsmfs)
-		rm -rf "$WORK/lsmfs.store"
-		"$MKFS" "$WORK/lsmfs.store" >/dev/null || die "mkfs.lsmfs failed"
+	lsmfs*)
+		local bin=$LSMFS mk=$MKFS opts=$LSMFS_OPTS mkopts=
+		if [ "$s" != lsmfs ]; then
+			bin=${V_BIN[$s]:-$LSMFS} mk=${V_MKFS[$s]:-$MKFS}
+			opts=${V_OPTS[$s]} mkopts=${V_MKOPTS[$s]}
+		fi
+		rm -rf "$WORK/$s.store"
+		# shellcheck disable=SC2086
+		"$mk" $mkopts "$WORK/$s.store" >/dev/null || die "$mk $mkopts failed"
 		mkdir -p "$mnt"
 		# shellcheck disable=SC2086
-		"$LSMFS" "$WORK/lsmfs.store" "$mnt" -f $LSMFS_OPTS >>"$WORK/lsmfs.log" 2>&1 &
+		"$bin" "$WORK/$s.store" "$mnt" -f $opts >>"$WORK/$s.log" 2>&1 &
 		;;
 	phs)
 		rm -rf "$WORK/phs.src"
@@ -323,8 +352,24 @@ fsmark_in() {
 }
 
 wl_meta() {	# system
-	local s=$1 d=${DIR[$1]}/meta
+	local s=$1 d=${DIR[$1]}/meta m
 	mkdir -p "$d"
+	if [ "$s" = phs ] && [ $((NFILES * 2 + 1000)) -gt "$PHS_FDMAX" ]; then
+		echo "run $RUN: phs: $((NFILES * 2)) files need more descriptors than the hard limit $PHS_FDMAX" >>"$WORK/errors.log"
+		for m in create_flat create_tree stat_all ls_l rm_rf; do
+			record "$m" "$s" NA
+		done
+	else
+		wl_meta_big "$s" "$d"
+	fi
+	timed create_15k "$s" 15000 fsmark_in "$d" -n 15000 -d f15k
+	dropc
+	timed ls_l_15k "$s" 0 ls -l "$d/f15k"
+	timed rm_15k "$s" 15000 rm -rf "$d"
+}
+
+wl_meta_big() {	# system dir
+	local s=$1 d=$2
 	timed create_flat "$s" "$NFILES" fsmark_in "$d" -n "$NFILES" -d flat
 	timed create_tree "$s" "$NFILES" fsmark_in "$d" -n "$NFILES" \
 		-D "$NDIRS" -N $((NFILES / NDIRS)) -d tree
@@ -332,7 +377,7 @@ wl_meta() {	# system
 	timed stat_all "$s" $((NFILES * 2)) find "$d/flat" "$d/tree" -printf '%s\n'
 	dropc
 	timed ls_l "$s" 0 ls -l "$d/flat"
-	timed rm_rf "$s" $((NFILES * 2)) rm -rf "$d"
+	timed rm_rf "$s" $((NFILES * 2)) rm -rf "$d/flat" "$d/tree"
 }
 
 wl_small() {
@@ -370,7 +415,17 @@ wl_data() {
 # ---- summary ---------------------------------------------------------------
 
 summarize() {
+	local s
 	awk -F'\t' -v systems="$SYSTEMS" -f "$HERE/fs/summarize.awk" "$RES"
+	case " $SYSTEMS " in *" local "*|*" phs "*|*" bindfs "*) ;; *) return 0 ;; esac
+	for s in $SYSTEMS; do
+		case $s in lsmfs?*) ;; *) continue ;; esac
+		echo
+		echo "Ratios of $s:"
+		echo
+		awk -F'\t' -v systems="$SYSTEMS" -v subject="$s" -v ratios_only=1 \
+			-f "$HERE/fs/summarize.awk" "$RES"
+	done
 }
 
 plot() {	# out.svg
@@ -382,11 +437,21 @@ plot() {	# out.svg
 
 # ---- main --------------------------------------------------------------------
 
+if [ "$REPORT" = 1 ]; then
+	RES=$WORK/results.tsv
+	[ -s "$RES" ] || die "no results in $RES"
+	cat "$WORK/header.txt" 2>/dev/null
+	summarize
+	[ -n "$PLOT" ] && plot "$PLOT"
+	exit 0
+fi
 mkdir -p "$WORK" || die "cannot make $WORK"
 # passthrough_hp holds an O_PATH descriptor for every inode the kernel
-# knows (200,000 after the metadata workload); it raises its soft limit to
-# the hard one.
-ulimit -Hn 1048576 2>/dev/null && ulimit -Sn 1048576
+# knows (200,000 after the metadata workload) and raises its soft limit to
+# the hard one; raise that where we may.
+ulimit -Hn 1048576 2>/dev/null
+PHS_FDMAX=$(ulimit -Hn)
+[ "$PHS_FDMAX" = unlimited ] && PHS_FDMAX=$((1 << 30))
 need_tools
 case " $SYSTEMS " in *" phs "*) build_passthrough_hp ;; esac
 case ",$ONLY," in *,small,*) make_tarball ;; esac
@@ -396,6 +461,9 @@ RES=$WORK/results.tsv
 {
 	echo "# fsbench $(date -u '+%Y-%m-%d %H:%M UTC') quick=$QUICK runs=$RUNS"
 	echo "# lsmfs: $LSMFS $LSMFS_OPTS"
+	for v in ${VARIANTS:-}; do
+		echo "# $v: ${V_BIN[$v]:-$LSMFS} ${V_OPTS[$v]}; mkfs: ${V_MKFS[$v]:-$MKFS} ${V_MKOPTS[$v]}"
+	done
 	echo "# host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r)"
 } >"$WORK/header.txt"
 cat "$WORK/header.txt" >&2
