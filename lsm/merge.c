@@ -24,8 +24,10 @@
  * otherwise.  Each child's validity and key are cached after every move,
  * so comparisons do not go through the child's vtable.
  *
- * Status: the first non-zero status among the children, in index order;
- * a child that fails becomes invalid and simply drops out of the order.
+ * Status: the first non-zero status among the children, in index order.
+ * A child that fails stops the whole merge (it becomes invalid at once,
+ * status set): carrying on without it would hand out older versions of
+ * keys the failed source holds newer ones of.
  * Threads: one thread at a time, like every iterator.
  */
 #include <errno.h>
@@ -50,6 +52,7 @@ struct merge_it {
 	size_t nheap;
 	size_t cur;		/* current child or MERGE_NONE */
 	bool fwd;
+	int err;		/* first child error: the merge stops */
 };
 
 static void merge_sync(struct merge_it *mi, size_t i)
@@ -58,6 +61,8 @@ static void merge_sync(struct merge_it *mi, size_t i)
 	ch->valid = lsm_it_valid(ch->it);
 	if (ch->valid)
 		ch->key = lsm_it_key(ch->it);
+	else if (!mi->err)
+		mi->err = lsm_it_status(ch->it);	/* ended, or failed */
 }
 
 /* Does child a come before child b in the current direction? */
@@ -124,7 +129,8 @@ static void merge_advanced(struct merge_it *mi)
 
 static bool merge_valid(lsm_it *it)
 {
-	return ((struct merge_it *)it)->cur != MERGE_NONE;
+	struct merge_it *mi = (struct merge_it *)it;
+	return mi->cur != MERGE_NONE && !mi->err;
 }
 
 static void merge_seek_first(lsm_it *it)
@@ -244,6 +250,8 @@ static lsm_slice merge_value(lsm_it *it)
 static int merge_status(lsm_it *it)
 {
 	struct merge_it *mi = (struct merge_it *)it;
+	if (mi->err)
+		return mi->err;
 	for (size_t i = 0; i < mi->n; i++) {
 		int rc = lsm_it_status(mi->c[i].it);
 		if (rc)
