@@ -2,8 +2,12 @@
 # group of bars per metric, from the data fsbench.sh --plot writes (metric,
 # then one ratio column per system; NaN where unknown).  Log scale: 1 is
 # parity, above it lsmfs is faster.  Called with -e "datafile='...';
-# outfile='...'" (an .svg name).
-set terminal svg size 1200,600 dynamic font ",11"
+# outfile='...'" (an .svg or .png name).
+if (strstrt(outfile, ".png") > 0) {
+	set terminal pngcairo noenhanced size 1200,600 font ",10"
+} else {
+	set terminal svg noenhanced size 1200,600 dynamic font ",11"
+}
 set output outfile
 set title "lsmfs speed relative to other filesystems (median; >1 = lsmfs faster)"
 set style data histograms
