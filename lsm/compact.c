@@ -1184,6 +1184,17 @@ int lsm_compact_range(lsm_db *db, const void *begin, size_t blen,
 	lsm_slice b = lsm_slice_of(begin, blen), e = lsm_slice_of(end, elen);
 	if (db->read_only)
 		return lsm_err(LSM_E_NOTSUP, "store is open read-only");
-	LSM_TRY(lsm_flush(db, true));
-	return lsm_compact_manual(db, begin ? &b : NULL, end ? &e : NULL);
+	/* Out of space may be another job's (a background compaction that
+	 * did not see the newest tombstones ran out of room); compacting is
+	 * how room comes back, so try again a few times: each attempt clears
+	 * the latched error (db.c lsm_db_nospace_retry). */
+	int rc = 0;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rc = lsm_flush(db, true);
+		if (rc == 0)
+			rc = lsm_compact_manual(db, begin ? &b : NULL, end ? &e : NULL);
+		if (rc != -ENOSPC)
+			break;
+	}
+	return rc;
 }

@@ -22,6 +22,12 @@
 #
 # Environment: as tests/mount/lib.sh, plus FSCK (fsck.lsmfs) and
 # CRASH_WORKLOAD.  CRASH_SEED fixes the random sequence (printed).
+# A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
+# --setup soak): a plain meson test must stay short.
+if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then
+	echo "SKIP: soak run: set LSMFS_SOAK=1 (meson test --setup soak)"
+	exit 77
+fi
 . "$(dirname "$0")/../mount/lib.sh"
 
 : "${FSCK:?FSCK must point at fsck.lsmfs}"
@@ -64,6 +70,7 @@ for w in $(seq 1 "$WORKERS"); do
 done
 NRESIDUE=0
 NINFLIGHT=0
+MAXMOUNT=0
 for cycle in $(seq 1 "$CYCLES"); do
 	pids=()
 	for w in $(seq 1 "$WORKERS"); do
@@ -85,7 +92,10 @@ for cycle in $(seq 1 "$CYCLES"); do
 	done
 	run fusermount3 -u -z "$MNT" 2>/dev/null
 	fsck_crashed "$cycle"
+	t0=$EPOCHREALTIME
 	lsmfs_mount
+	mount_ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
+	[ "$mount_ms" -gt "$MAXMOUNT" ] && MAXMOUNT=$mount_ms
 	for w in $(seq 1 "$WORKERS"); do
 		if ! run "$CRASH_WORKLOAD" check "$MNT/w$w" "$T/state.$w" "$T/log.$w" \
 			>"$T/check.out" 2>&1; then
@@ -101,6 +111,6 @@ for cycle in $(seq 1 "$CYCLES"); do
 	fi
 	[ "$FAILED" = 0 ] || exit 1
 done
-log "$CYCLES kills: $NINFLIGHT operations caught in flight, $NRESIDUE crashed stores with orphan/unnamed-file residue"
+log "$CYCLES kills: $NINFLIGHT operations caught in flight, $NRESIDUE crashed stores with orphan/unnamed-file residue, slowest recovery mount ${MAXMOUNT} ms"
 check_log
 finish

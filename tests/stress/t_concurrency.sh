@@ -8,6 +8,12 @@
 # build directory the test runs from (build-asan: AddressSanitizer +
 # UBSan; a sanitizer report in its log fails the test).
 # Environment: as tests/mount/lib.sh, plus FSCK and MT_STRESS.
+# A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
+# --setup soak): a plain meson test must stay short.
+if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then
+	echo "SKIP: soak run: set LSMFS_SOAK=1 (meson test --setup soak)"
+	exit 77
+fi
 . "$(dirname "$0")/../mount/lib.sh"
 
 : "${FSCK:?FSCK must point at fsck.lsmfs}"

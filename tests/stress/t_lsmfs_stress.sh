@@ -7,6 +7,12 @@
 # under a timeout) and the files verified whole after each remount.  Then
 # a clean unmount and fsck.lsmfs -n must be clean.
 # Environment: as tests/mount/lib.sh, plus FSCK, LSMFS_STRESS, REMOUNT.
+# A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
+# --setup soak): a plain meson test must stay short.
+if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then
+	echo "SKIP: soak run: set LSMFS_SOAK=1 (meson test --setup soak)"
+	exit 77
+fi
 . "$(dirname "$0")/../mount/lib.sh"
 
 : "${FSCK:?FSCK must point at fsck.lsmfs}"
@@ -22,7 +28,7 @@ lsmfs_mount
 echo "$DAEMON_PID" >"$T/daemon.pid"
 export LSMFS STEP_TIMEOUT
 # 2 MiB files keep a run short; every kind of operation still happens.
-if ! timeout -k 10 $((STEP_TIMEOUT * 20)) "$LSMFS_STRESS" -f "$FILES" -n "$OPS" -s 2097152 \
+if ! timeout -k 10 $((FILES * OPS / 100 + 600)) "$LSMFS_STRESS" -f "$FILES" -n "$OPS" -s 2097152 \
 	-S "$SEED" -C "$EVERY" -c "'$REMOUNT' '$STORE' '$MNT' '$LOG' '$T/daemon.pid'" "$MNT" \
 	>"$T/stress.out" 2>&1; then
 	fail "lsmfs-stress: $(tail -n 40 "$T/stress.out")"

@@ -81,6 +81,7 @@ struct mpath {
 	int obj;		/* files: index into objs */
 	uint64_t ino;		/* directories */
 	int last;		/* op that last changed it (-1: never) */
+	bool poisoned;		/* a failed call touched it: state unknown */
 };
 
 struct mobj {
@@ -88,6 +89,7 @@ struct mobj {
 	size_t size;
 	uint64_t ino;
 	int last;		/* op that last changed its content or links */
+	bool poisoned;		/* a failed call touched it: content unknown */
 };
 
 struct run {
@@ -240,6 +242,14 @@ static int op_create(struct run *r)
 	int rc = fs_create(r->fs, &r->cr, dir_ino(r, parent), base, 0644, O_RDWR, &st, &fh);
 	if (rc < 0)
 		return rc;
+	/* the name exists now, whatever happens to the writes */
+	o->size = 0;
+	o->ino = st.st_ino;
+	o->last = r->op;
+	o->poisoned = false;
+	p->present = true;
+	p->dir = false;
+	p->obj = r->no++;
 	size_t done = 0, w;
 	while (rc == 0 && done < size) {
 		size_t chunk = 1 + below(size - done);
@@ -251,11 +261,6 @@ static int op_create(struct run *r)
 		return rc < 0 ? rc : rc2;
 	memcpy(o->data, buf, size);
 	o->size = size;
-	o->ino = st.st_ino;
-	o->last = r->op;
-	p->present = true;
-	p->dir = false;
-	p->obj = r->no++;
 	return 0;
 }
 
@@ -462,7 +467,8 @@ static int op_rename_dir(struct run *r, struct mpath *p)
 	/* every name below moves: old and new paths both change now */
 	int n = r->np;
 	for (int i = 0; i < n; i++) {
-		if (!r->p[i].present || !under(r->p[i].path, from))
+		/* (names a failed call may have made move too) */
+		if (!(r->p[i].present || r->p[i].poisoned) || !under(r->p[i].path, from))
 			continue;
 		char np[200];
 		snprintf(np, sizeof(np), "%s%s", to, r->p[i].path + strlen(from));
@@ -477,14 +483,16 @@ static int op_rename_dir(struct run *r, struct mpath *p)
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < r->np; i++) {
-		if (!r->p[i].present || (!under(r->p[i].path, from) && strcmp(r->p[i].path, from)))
+		if (!(r->p[i].present || r->p[i].poisoned) ||
+		    (!under(r->p[i].path, from) && strcmp(r->p[i].path, from)))
 			continue;
 		char np[200];
 		snprintf(np, sizeof(np), "%s%s", to, r->p[i].path + strlen(from));
 		struct mpath *d = path_find(r, np);
 		assert_non_null(d);
 		struct mpath *s = &r->p[i];	/* path_find adds nothing: stable */
-		d->present = true;
+		d->present = s->present;
+		d->poisoned = s->poisoned;
 		d->dir = s->dir;
 		d->obj = s->obj;
 		d->ino = s->ino;
@@ -546,17 +554,52 @@ static int run_op(struct run *r)
 }
 
 /* Run the workload from a freshly mounted filesystem until the end or the
- * first failing call. */
-static void workload(struct run *r, uint64_t seed)
+ * first failing call.  With enospc, a call failing with -ENOSPC is allowed
+ * (what it touched becomes unknown) and the workload goes on; any other
+ * error fails the test.  Returns the calls that failed with -ENOSPC. */
+static int workload_ex(struct run *r, uint64_t seed, bool enospc, bool stop)
 {
+	int nospc = 0;
 	rng_state = seed;
 	r->np = r->no = r->norph = 0;
 	r->ack = -1;
 	r->counter = 1;
 	r->cr = fs_cred_root();
-	for (r->op = 0; r->op < NOPS; r->op++)
-		if (run_op(r) < 0)
-			return;
+	for (r->op = 0; r->op < NOPS; r->op++) {
+		int rc = run_op(r);
+		if (rc == 0)
+			continue;
+		if (!enospc)
+			return nospc;
+		if (rc != -ENOSPC)
+			fail_msg("op %d failed with %s (%s), want 0 or ENOSPC", r->op,
+				 fs_strerror(rc), fs_errdetail());
+		nospc++;
+		for (int i = 0; i < r->np; i++)
+			if (r->p[i].last == r->op)
+				r->p[i].poisoned = true;
+		for (int i = 0; i < r->no; i++)
+			if (r->o[i].last == r->op)
+				r->o[i].poisoned = true;
+		/* At once a sync: the engine retries, retiring a log whose
+		 * append failed; that log's unsynced records must become
+		 * durable there, as the flush of its memtable is still to
+		 * come.  With stop, the power is cut right after. */
+		rc = fs_sync(r->fs);
+		if (rc != 0 && rc != -ENOSPC)
+			fail_msg("sync after ENOSPC at op %d: %s (%s)", r->op, fs_strerror(rc),
+				 fs_errdetail());
+		if (rc == 0)
+			r->ack = r->op;
+		if (rc == 0 && stop)
+			return nospc;
+	}
+	return nospc;
+}
+
+static void workload(struct run *r, uint64_t seed)
+{
+	workload_ex(r, seed, false, false);
 }
 
 /* ---- checks after recovery ------------------------------------------------ */
@@ -828,6 +871,8 @@ static void check_durable(lsmfs *fs, struct run *r, int k)
 		struct mpath *p = &r->p[i];
 		if (p->last >= r->ack || (p->present && !p->dir && r->o[p->obj].last >= r->ack))
 			continue;	/* uncertain */
+		if (p->poisoned || (p->obj >= 0 && r->o[p->obj].poisoned))
+			continue;	/* a failed call touched it */
 		struct stat st;
 		uint64_t ino = resolve(fs, p->path, &st);
 		if (!p->present) {
@@ -988,6 +1033,79 @@ static void sweep(uint64_t seed)
 	free(r);
 }
 
+/*
+ * Out of space below the filesystem: the n-th append of the engine (a WAL
+ * record, a table or manifest write of a flush or compaction) fails with
+ * -ENOSPC, for n over the whole workload.  Every call returns 0 or -ENOSPC
+ * (never EIO); the engine's latched out-of-space error is retried by the
+ * next write, so the workload goes on (or, every other n, stops at the
+ * first sync after the failure); then a sync must succeed and the power is
+ * cut: everything but what the failed calls touched is exactly as the
+ * model says (a log retired after a failed append was synced) and the
+ * tree is consistent.
+ */
+static void enospc_run(struct run *r, uint64_t seed, uint64_t n, uint64_t *writes, int *nfail)
+{
+	struct env e;
+	env_new(&e);
+	assert_int_equal(fs_mount(STORE, &e.mo, &r->fs), 0);
+	uint64_t before = lsm_env_fault_count(e.env, LSM_FAULT_WRITE);
+	lsm_env_fault_fail_nth(e.env, LSM_FAULT_WRITE, n, -ENOSPC);
+	bool stop = n % 2;
+	*nfail = workload_ex(r, seed, true, stop);
+	*writes = lsm_env_fault_count(e.env, LSM_FAULT_WRITE) - before;
+	if (!stop || !*nfail) {
+		int rc = fs_sync(r->fs);
+		if (rc != 0)
+			fail_msg("n=%llu: sync after the workload: %s (%s)", (unsigned long long)n,
+				 fs_strerror(rc), fs_errdetail());
+		r->ack = NOPS;
+	}
+	fs_stats st;
+	assert_int_equal(fs_stats_get(r->fs, &st), 0);
+	assert_int_equal(st.engine.background_error, 0);
+	fs_abort(r->fs);
+	r->fs = NULL;
+	assert_int_equal(lsm_env_fault_power_cut(e.env), 0);
+	int rc = fs_mount(STORE, &e.mo, &r->fs);
+	if (rc != 0)
+		fail_msg("n=%llu: mount after the power cut: %s: %s", (unsigned long long)n,
+			 fs_strerror(rc), fs_errdetail());
+	check_durable(r->fs, r, (int)n);
+	check_consistent(r->fs, r, (int)n);
+	check_usable(r, &e.mo, (int)n);
+	assert_int_equal(fs_unmount(r->fs), 0);
+	r->fs = NULL;
+	env_free(&e);
+}
+
+static void test_enospc_sweep(void **state)
+{
+	(void)state;
+	struct run *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	r->o = calloc(MAXO, sizeof(*r->o));
+	assert_non_null(r->o);
+	uint64_t writes = 0, seed = 0xe05bcull;
+	int nfail, failed_runs = 0;
+	enospc_run(r, seed, 0, &writes, &nfail);
+	assert_int_equal(nfail, 0);
+	/* the sweep: odd n cut the power right after the first sync that
+	 * follows the failure, even n run the workload to its end */
+	assert_true(writes > 50);
+	uint64_t step = writes / 60 ? writes / 60 : 1, runs = 0;
+	for (uint64_t n = 1; n <= writes; n += step, runs++) {
+		uint64_t w;
+		enospc_run(r, seed, n, &w, &nfail);
+		failed_runs += nfail > 0;
+	}
+	print_message("%llu appends in the workload, %llu runs, %d with a call failing ENOSPC\n",
+		      (unsigned long long)writes, (unsigned long long)runs, failed_runs);
+	assert_true(failed_runs > 0);
+	free(r->o);
+	free(r);
+}
+
 static void test_powerloss_sweep_a(void **state)
 {
 	(void)state;
@@ -1005,6 +1123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_powerloss_sweep_a),
 		cmocka_unit_test(test_powerloss_sweep_b),
+		cmocka_unit_test(test_enospc_sweep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
