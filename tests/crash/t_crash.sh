@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_crash.sh CYCLES [WORKERS] [STRICT_EVERY] — kill -9 the daemon at random
+# t_crash.sh CYCLES [WORKERS] [STRICT_EVERY] [soak] — kill -9 the daemon at random
 # moments of a logged workload, again and again, and check after each kill.
 #
 # One cycle: WORKERS crash_workload processes run on the mount (each in its
@@ -22,6 +22,7 @@
 #
 # Environment: as tests/mount/lib.sh, plus FSCK (fsck.lsmfs) and
 # CRASH_WORKLOAD.  CRASH_SEED fixes the random sequence (printed).
+
 # A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
 # --setup soak): a plain meson test must stay short.
 if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_concurrency.sh SECONDS [PROCS] [THREADS] — many threads in several
+# t_concurrency.sh SECONDS [PROCS] [THREADS] [soak] — many threads in several
 # processes doing mixed operations on one mount (tests/stress/mt_stress.c:
 # exact checks in private directories, races with checked outcomes in a
 # shared one), plus a process that walks and stats the whole tree; then a
@@ -8,6 +8,7 @@
 # build directory the test runs from (build-asan: AddressSanitizer +
 # UBSan; a sanitizer report in its log fails the test).
 # Environment: as tests/mount/lib.sh, plus FSCK and MT_STRESS.
+
 # A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
 # --setup soak): a plain meson test must stay short.
 if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t_lsmfs_stress.sh FILES OPS REMOUNT_EVERY — the data-verifying stress tool
+# t_lsmfs_stress.sh FILES OPS REMOUNT_EVERY [soak] — the data-verifying stress tool
 # (tools/stress/lsmfs-stress: writes, appends, truncates, hole punches,
 # zero ranges, preallocation, mmap writes, reads, each checked against an
 # in-memory shadow) on a mount, with the filesystem unmounted and mounted
@@ -7,6 +7,7 @@
 # under a timeout) and the files verified whole after each remount.  Then
 # a clean unmount and fsck.lsmfs -n must be clean.
 # Environment: as tests/mount/lib.sh, plus FSCK, LSMFS_STRESS, REMOUNT.
+
 # A soak run (last argument "soak") only with LSMFS_SOAK=1 (meson test
 # --setup soak): a plain meson test must stay short.
 if [ "${@: -1}" = soak ] && [ "${LSMFS_SOAK:-}" != 1 ]; then

@@ -412,6 +412,34 @@ wl_data() {
 	rm -rf "$d"
 }
 
+# A FUSE mount that is gone leaves its empty mount point behind, and a
+# workload would silently measure the local disk under it: check before
+# and after every workload; a mount lost during one makes all of that
+# workload's figures NA, and the system is mounted afresh.
+mount_ok() {	# system
+	[ "$1" = local ] && return 0
+	mountpoint -q "$WORK/mnt.$1" && kill -0 "${PID[$1]:-0}" 2>/dev/null
+}
+
+run_workload() {	# group system
+	local g=$1 s=$2 before
+	if ! mount_ok "$s"; then
+		echo "run $RUN: $s was not mounted before $g: mounting it again" >>"$WORK/errors.log"
+		say "$s lost its mount: mounting it again"
+		umount_one "$s"
+		mount_one "$s"
+	fi
+	before=$(wc -l <"$RES")
+	"wl_$g" "$s"
+	if ! mount_ok "$s"; then
+		echo "run $RUN: $s lost its mount during $g: its figures are void" >>"$WORK/errors.log"
+		say "$s lost its mount during $g: its figures are void"
+		awk -F'\t' -v OFS='\t' -v n="$before" -v s="$s" \
+			'NR > n && $3 == s { $4 = "NA" } { print }' "$RES" >"$RES.tmp" &&
+			mv "$RES.tmp" "$RES"
+	fi
+}
+
 # ---- summary ---------------------------------------------------------------
 
 summarize() {
@@ -482,7 +510,7 @@ for RUN in $(seq 1 "$RUNS"); do
 	for g in meta small data; do
 		case ",$ONLY," in *,$g,*) ;; *) continue ;; esac
 		for s in "${order[@]}"; do
-			"wl_$g" "$s"
+			run_workload "$g" "$s"
 		done
 	done
 	for s in "${order[@]}"; do
