@@ -618,6 +618,16 @@ int fs_compact(lsmfs *fs)
 	if (fs->read_only)
 		return -EROFS;
 	int rc = lsm_compact_range(fs->db, NULL, 0, NULL, 0);
+	if (rc == -ENOSPC) {
+		/* Say why the space did not come back when handles hold it. */
+		uint64_t nh = fs_atomic_get(&fs->n_handles);
+		lsm_stats es;
+		if (nh > 0 && lsm_get_stats(fs->db, &es) == 0 && es.gc_cutoff < es.last_seq)
+			return fs_err(-ENOSPC, "compacting: out of space on the host filesystem;"
+				      " %" PRIu64 " open handle(s) pin the GC cutoff at sequence %" PRIu64
+				      " (last %" PRIu64 "), so what was deleted since cannot be dropped"
+				      " until they close", nh, es.gc_cutoff, es.last_seq);
+	}
 	return rc < 0 ? fs_eng(rc, "compacting") : 0;
 }
 

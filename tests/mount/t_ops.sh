@@ -140,8 +140,9 @@ expect OK chown "$M/f" 1234 5678
 check "chown" bash -c "[ \"\$(stat -c %u:%g '$M/f')\" = 1234:5678 ]"
 expect OK utimens "$M/f" 1000000000 1200000000
 check "utimens explicit" bash -c "[ \"\$(stat -c %X:%Y '$M/f')\" = 1000000000:1200000000 ]"
+before=$(date +%s)
 expect OK utimens "$M/f" omit now
-check "utimens omit/now" bash -c "[ \"\$(stat -c %X '$M/f')\" = 1000000000 ] && [ \"\$(stat -c %Y '$M/f')\" -ge $(date +%s) ]"
+check "utimens omit/now" bash -c "[ \"\$(stat -c %X '$M/f')\" = 1000000000 ] && [ \"\$(stat -c %Y '$M/f')\" -ge $before ]"
 check "touch -h on a symlink" touch -h -d @1300000000 "$M/sl"
 check "symlink mtime" bash -c "[ \"\$(stat -c %Y '$M/sl')\" = 1300000000 ]"
 check "nanosecond mtime" bash -c "touch -d '2020-01-02 03:04:05.123456789' '$M/f' && [ \"\$(stat -c %y '$M/f')\" = '2020-01-02 03:04:05.123456789 +0000' ]"

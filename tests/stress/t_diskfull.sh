@@ -84,9 +84,25 @@ fill() {
 	verify_keep "round $1 full"
 }
 
+# The kernel sends RELEASE and RELEASEDIR after close(2) has returned, so
+# the handles rm -rf and the last writes used may still be open, pinning the
+# GC cutoff below the deletions (nothing they shadow can be dropped yet).
+# Wait until the daemon counts no open handle, as a user would see in
+# lsmfsctl stat, before asking for the compaction that frees the space.
+no_handles() {
+	local i
+	for i in $(seq 1 100); do
+		run getfattr --only-values -n lsmfs.stats "$M" 2>/dev/null |
+			grep -q '"open_handles": 0,' && return 0
+		sleep 0.1
+	done
+	fail "$1: handles still open after 10 s"
+}
+
 # free ROUND: delete the round's files, compact, write again.
 free_space() {
 	check "round $1: rm on a full store" rm -rf "$M/fill$1"
+	no_handles "round $1"
 	check "round $1: compact" setfattr -n lsmfs.compact -v 1 "$M"
 	local i
 	for i in 1 2 3 4 5 6 7 8; do
@@ -96,6 +112,7 @@ free_space() {
 		check "round $1: read back ($i)" "$FSOP" verify "$M/after$1.$i" 1048576 $((i + 50))
 	done
 	check "round $1: rm the new files" bash -c "rm -f '$M'/after$1.*"
+	no_handles "round $1 again"
 	check "round $1: compact again" setfattr -n lsmfs.compact -v 1 "$M"
 	daemon_ok "round $1 freed"
 }
