@@ -478,6 +478,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = fh;
+	/* Keep the kernel's cached pages across opens: every change to a
+	 * file's data reaches the store through this mount, and the kernel
+	 * updates or drops its pages for each (write, truncate, fallocate,
+	 * copy_file_range), so what it cached is still what the store holds.
+	 * Only O_DIRECT opens bypass the cache. */
+	if (!(fi->flags & O_DIRECT))
+		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_release(fs, fh);	/* the open was interrupted */
 }
@@ -506,6 +513,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.attr_timeout = m->attr_timeout;
 	e.entry_timeout = m->entry_timeout;
 	fi->fh = fh;
+	if (!(fi->flags & O_DIRECT))
+		fi->keep_cache = 1;	/* as in op_open */
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fs_release(m->fs, fh);
 		fs_forget(m->fs, st.st_ino, 1);

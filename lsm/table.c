@@ -158,6 +158,11 @@ struct lsm_table_builder {
 	lsm_buf rd_arena;	/* range tombstones: seq8 | lp begin | lp end */
 
 	lsm_buf out;		/* a block on its way to disk */
+	lsm_buf wbuf;		/* blocks not yet handed to the env */
+	uint64_t written;	/* bytes handed to the env so far */
+	unsigned zfails;	/* data blocks in a row zstd could not shrink */
+	unsigned zskip;		/* data blocks still to store without trying */
+	unsigned zbackoff;	/* the next skip after a failure */
 	lsm_buf sep;		/* separator / scratch key */
 	lsm_table_props p;
 	bool have_seq;
@@ -214,6 +219,7 @@ void lsm_tb_free(lsm_table_builder *tb)
 	free(tb->hashes);
 	lsm_buf_free(&tb->rd_arena);
 	lsm_buf_free(&tb->out);
+	lsm_buf_free(&tb->wbuf);
 	lsm_buf_free(&tb->sep);
 	lsm_table_props_free(&tb->p);
 	free(tb->fname);
@@ -250,12 +256,78 @@ static void tb_note_seq(lsm_table_builder *tb, uint64_t seq)
 }
 
 /*
+ * Blocks are gathered in tb->wbuf and handed to the env TB_WRITE_CHUNK
+ * bytes at a time (and at the end): one system call per 256 KiB rather
+ * than per 4 KiB block.  Nothing is lost by holding them: a table counts
+ * only once it is finished, synced and named in the manifest.
+ */
+#define TB_WRITE_CHUNK (256u << 10)
+
+static int tb_drain(lsm_table_builder *tb)
+{
+	if (!tb->wbuf.len)
+		return 0;
+	int rc = tb->env->append(tb->env, tb->f, tb->wbuf.data, tb->wbuf.len);
+	if (rc < 0)
+		return tb_fail(tb, lsm_err(rc, "%s: writing %zu bytes at offset %" PRIu64 ": %s",
+					   tb->fname, tb->wbuf.len, tb->written,
+					   lsm_strerror(rc)));
+	tb->written += tb->wbuf.len;
+	lsm_buf_clear(&tb->wbuf);
+	return 0;
+}
+
+static int tb_emit(lsm_table_builder *tb, const void *p, size_t n)
+{
+	int rc = lsm_buf_append(&tb->wbuf, p, n);
+	if (rc < 0)
+		return tb_fail(tb, rc);
+	tb->offset += n;
+	return tb->wbuf.len >= TB_WRITE_CHUNK ? tb_drain(tb) : 0;
+}
+
+/*
+ * Data that does not compress (file contents that are already compressed,
+ * encrypted or random) costs a zstd attempt per block for nothing.  After
+ * ZSKIP_AFTER data blocks in a row that zstd could not shrink, the builder
+ * stores the next ones raw without trying, skipping 1, 2, 4 ... up to
+ * ZSKIP_MAX blocks between attempts; a block that compresses again ends
+ * the back-off.  Index and meta blocks are always tried.
+ */
+#define ZSKIP_AFTER 4
+#define ZSKIP_MAX 64
+
+static bool tb_try_zstd(lsm_table_builder *tb, bool data)
+{
+	if (!data || tb->zskip == 0)
+		return true;
+	tb->zskip--;
+	return false;
+}
+
+static void tb_zstd_result(lsm_table_builder *tb, bool data, bool shrank)
+{
+	if (!data)
+		return;
+	if (shrank) {
+		tb->zfails = 0;
+		tb->zbackoff = 0;
+		return;
+	}
+	if (++tb->zfails < ZSKIP_AFTER)
+		return;
+	tb->zbackoff = tb->zbackoff ? LSM_MIN(tb->zbackoff * 2, ZSKIP_MAX) : 1;
+	tb->zskip = tb->zbackoff;
+}
+
+/*
  * Write one block: try zstd when allowed (kept only if it saves at least
- * an eighth), add the trailer, append as one write.  The block's handle
- * (offset, payload size) goes to off and size.
+ * an eighth), add the trailer, queue it for the file.  The block's handle
+ * (offset, payload size) goes to off and size.  data: a data block (the
+ * compression back-off applies).
  */
 static int tb_write_block(lsm_table_builder *tb, lsm_slice payload,
-			  bool compress, uint64_t *off, uint64_t *size)
+			  bool compress, bool data, uint64_t *off, uint64_t *size)
 {
 	int rc = 0;
 	char type = COMP_NONE;
@@ -263,7 +335,7 @@ static int tb_write_block(lsm_table_builder *tb, lsm_slice payload,
 
 	lsm_buf_clear(out);
 	if (compress && tb->cctx && payload.size <= LSM_TABLE_MAX_BLOCK &&
-	    payload.size >= 64) {
+	    payload.size >= 64 && tb_try_zstd(tb, data)) {
 		size_t bound = ZSTD_compressBound(payload.size);
 		LSM_ERR(lsm_buf_reserve(out, 10 + bound + BLOCK_TRAILER));
 		int h = lsm_encv64(out->data, payload.size);
@@ -275,22 +347,16 @@ static int tb_write_block(lsm_table_builder *tb, lsm_slice payload,
 			out->len = (size_t)h + z;
 			type = COMP_ZSTD;
 		}
+		tb_zstd_result(tb, data, type == COMP_ZSTD);
 	}
 	if (type == COMP_NONE)
 		LSM_ERR(lsm_buf_set(out, payload.data, payload.size));
 	size_t stored = out->len;
 	LSM_ERR(lsm_buf_append(out, &type, 1));
 	LSM_ERR(lsm_put32(out, lsm_checksum(out->data, out->len)));
-	rc = tb->env->append(tb->env, tb->f, out->data, out->len);
-	if (rc < 0) {
-		rc = lsm_err(rc, "%s: writing %zu bytes at offset %" PRIu64 ": %s",
-			     tb->fname, out->len, tb->offset, lsm_strerror(rc));
-		goto err;
-	}
 	*off = tb->offset;
 	*size = stored;
-	tb->offset += out->len;
-	return 0;
+	return tb_emit(tb, out->data, out->len);
 err:
 	return tb_fail(tb, rc);
 }
@@ -302,7 +368,7 @@ static int tb_flush_data(lsm_table_builder *tb)
 	if (lsm_block_builder_empty(&tb->data))
 		return 0;
 	LSM_ERR(lsm_block_builder_finish(&tb->data, &blk));
-	LSM_ERR(tb_write_block(tb, blk, true, &tb->pending_off, &tb->pending_size));
+	LSM_ERR(tb_write_block(tb, blk, true, true, &tb->pending_off, &tb->pending_size));
 	tb->p.data_blocks++;
 	tb->p.data_bytes += tb->pending_size + BLOCK_TRAILER;
 	tb->pending_index = true;
@@ -504,7 +570,7 @@ static int tb_write_rangedels(lsm_table_builder *tb, uint64_t *off,
 			LSM_ERR(lsm_buf_set(&tb->p.largest, k.data, k.size));
 	}
 	LSM_ERR(lsm_block_builder_finish(&bb, &blk));
-	LSM_ERR(tb_write_block(tb, blk, true, off, size));
+	LSM_ERR(tb_write_block(tb, blk, true, false, off, size));
 err:
 	lsm_block_builder_free(&bb);
 	free(rd);
@@ -535,7 +601,7 @@ static int tb_write_props(lsm_table_builder *tb, uint64_t *off, uint64_t *size)
 					      lsm_buf_slice(&v)));
 	}
 	LSM_ERR(lsm_block_builder_finish(&bb, &blk));
-	LSM_ERR(tb_write_block(tb, blk, false, off, size));
+	LSM_ERR(tb_write_block(tb, blk, false, false, off, size));
 err:
 	lsm_block_builder_free(&bb);
 	lsm_buf_free(&v);
@@ -572,13 +638,13 @@ int lsm_tb_finish(lsm_table_builder *tb, lsm_table_props *props)
 		lsm_buf_clear(&v);
 		LSM_ERR(lsm_bloom_build_hashes(&v, tb->hashes, tb->nhashes,
 					       tb->o.bloom_bits_per_key));
-		LSM_ERR(tb_write_block(tb, lsm_buf_slice(&v), false, &f_off, &f_size));
+		LSM_ERR(tb_write_block(tb, lsm_buf_slice(&v), false, false, &f_off, &f_size));
 		tb->p.filter_bytes = f_size + BLOCK_TRAILER;
 	}
 	LSM_ERR(tb_write_rangedels(tb, &r_off, &r_size));
 
 	LSM_ERR(lsm_block_builder_finish(&tb->index, &blk));
-	LSM_ERR(tb_write_block(tb, blk, true, &i_off, &i_size));
+	LSM_ERR(tb_write_block(tb, blk, true, false, &i_off, &i_size));
 	tb->p.index_bytes = i_size + BLOCK_TRAILER;
 	if (!tb->have_seq)
 		tb->p.min_seq = tb->p.max_seq = 0;
@@ -602,7 +668,7 @@ int lsm_tb_finish(lsm_table_builder *tb, lsm_table_props *props)
 					      lsm_buf_slice(&v)));
 	}
 	LSM_ERR(lsm_block_builder_finish(&meta, &blk));
-	LSM_ERR(tb_write_block(tb, blk, false, &m_off, &m_size));
+	LSM_ERR(tb_write_block(tb, blk, false, false, &m_off, &m_size));
 
 	char foot[FOOTER_SIZE];
 	lsm_enc64(foot, m_off);
@@ -612,11 +678,8 @@ int lsm_tb_finish(lsm_table_builder *tb, lsm_table_props *props)
 	lsm_enc32(foot + 32, LSM_TABLE_FORMAT_VERSION);
 	lsm_enc32(foot + 36, lsm_checksum(foot, 36));
 	lsm_enc64(foot + 40, TABLE_MAGIC);
-	rc = tb->env->append(tb->env, tb->f, foot, sizeof foot);
-	if (rc < 0)
-		LSM_ERR(lsm_err(rc, "%s: writing the footer at offset %" PRIu64 ": %s",
-				tb->fname, tb->offset, lsm_strerror(rc)));
-	tb->offset += sizeof foot;
+	LSM_ERR(tb_emit(tb, foot, sizeof foot));
+	LSM_ERR(tb_drain(tb));
 	tb->p.file_size = tb->offset;
 	if (props)
 		LSM_ERR(props_copy(props, &tb->p));

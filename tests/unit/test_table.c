@@ -603,6 +603,67 @@ static void test_big_values_long_keys(void **state)
 	free(v);
 }
 
+/* Incompressible data blocks make the builder stop trying zstd for a while
+ * (the back-off in table.c); compressible blocks after them must still be
+ * compressed, and everything reads back. */
+static void fill_block_value(char *v, size_t n, int i, bool random)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+	for (size_t j = 0; j < n; j++) {
+		if (random) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			v[j] = (char)x;
+		} else {
+			v[j] = (char)('a' + (j / 64 + (size_t)i) % 3);
+		}
+	}
+}
+
+static void test_compression_backoff(void **state)
+{
+	(void)state;
+	lsm_table_opts o = { .compression = 1, .bloom_bits_per_key = 10,
+			     .block_size = 4096 };
+	lsm_file *f;
+	lsm_table_builder *tb = tb_open("/zb.sst", &o, &f);
+	lsm_buf k = {0};
+	char v[4000], key[16];
+	const int n = 600;	/* 400 random values, then 200 compressible */
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "b%08d", i);
+		fill_block_value(v, sizeof v, i, i < 400);
+		lsm_buf_clear(&k);
+		lsm_ikey_append(&k, lsm_slice_of(key, strlen(key)), 3, LSM_T_VAL);
+		assert_int_equal(lsm_tb_add(tb, lsm_buf_slice(&k),
+					    lsm_slice_of(v, sizeof v)), 0);
+	}
+	lsm_table_props bp = {0};
+	tb_close(tb, f, &bp);
+	/* the random part costs its size; of the compressible part at most
+	 * the longest skip (64 blocks) is stored raw, the rest shrinks */
+	assert_true(bp.data_bytes > 400u * sizeof v);
+	assert_true(bp.data_bytes < 400u * (sizeof v + 64) + 64u * (sizeof v + 64) +
+				    136u * sizeof v / 4);
+	lsm_table *t = topen("/zb.sst", NULL);
+	lsm_buf got = {0};
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "b%08d", i);
+		fill_block_value(v, sizeof v, i, i < 400);
+		int type;
+		assert_int_equal(lsm_table_get(t, lsm_slice_of(key, strlen(key)), 10,
+					       true, &got, &type, NULL), 0);
+		assert_int_equal(got.len, sizeof v);
+		assert_memory_equal(got.data, v, sizeof v);
+	}
+	assert_int_equal(lsm_table_verify(t, NULL, NULL), 0);
+	lsm_table_close(t);
+	lsm_table_props_free(&bp);
+	lsm_buf_free(&got);
+	lsm_buf_free(&k);
+}
+
 /* ---- damage ----------------------------------------------------------------- */
 
 struct handle {
@@ -892,18 +953,22 @@ static void test_io_errors(void **state)
 	lsm_buf k = {0};
 	char v[128];
 
-	/* a failed append is latched: every later call returns it */
+	/* a failed append is latched: every later call returns it.  The
+	 * builder hands blocks to the env 256 KiB at a time: the second of
+	 * those writes fails, some thousands of keys in. */
+	struct dataset big = { .n = 200000 };
 	assert_int_equal(fe->open(fe, "/io.sst", LSM_OPEN_WRITE, &f), 0);
 	assert_int_equal(lsm_tb_new(fe, f, "/io.sst", &o, &tb), 0);
-	lsm_env_fault_fail_nth(fe, LSM_FAULT_WRITE, 3, -ENOSPC);
-	int rc = 0;
-	for (int i = 0; i < d.n && rc == 0; i++) {
-		ikey(&k, i, dseq(&d, i, 0), LSM_T_VAL);
+	lsm_env_fault_fail_nth(fe, LSM_FAULT_WRITE, 2, -ENOSPC);
+	int rc = 0, added = 0;
+	for (int i = 0; i < big.n && rc == 0; i++, added++) {
+		ikey(&k, i, dseq(&big, i, 0), LSM_T_VAL);
 		rc = lsm_tb_add(tb, lsm_buf_slice(&k), lsm_slice_of(v, dval(v, i, 0)));
 	}
 	assert_int_equal(rc, -ENOSPC);
+	assert_true(added > 1000 && added < big.n);
 	assert_non_null(strstr(lsm_errdetail(), "/io.sst"));
-	ikey(&k, d.n, 1, LSM_T_VAL);
+	ikey(&k, big.n, 1, LSM_T_VAL);
 	assert_int_equal(lsm_tb_add(tb, lsm_buf_slice(&k), lsm_slice_of("", 0)), -ENOSPC);
 	assert_int_equal(lsm_tb_add_rangedel(tb, lsm_slice_of("a", 1),
 					     lsm_slice_of("b", 1), 1), -ENOSPC);
@@ -1020,6 +1085,7 @@ int main(void)
 		T(test_empty_table),
 		T(test_builder_rejects),
 		T(test_big_values_long_keys),
+		T(test_compression_backoff),
 		T(test_flip_each_block_type),
 		T(test_flip_every_byte),
 		T(test_truncated_and_garbage),

@@ -343,12 +343,12 @@ fio_run() {
 
 # ---- workloads -------------------------------------------------------------
 
-# fs_mark in directory $1 (it takes only short -d paths, and leaves its
-# per-thread log there).
+# fs_mark in directory $1 (it takes only short -d paths); its log goes to
+# the scratch directory.
 fsmark_in() {
 	local dir=$1
 	shift
-	(cd "$dir" && exec fs_mark -k -S 0 -s 0 -L 1 "$@")
+	(cd "$dir" && exec fs_mark -l "$WORK/fs_log.txt" -k -S 0 -s 0 -L 1 "$@")
 }
 
 wl_meta() {	# system
