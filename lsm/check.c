@@ -256,7 +256,7 @@ static int salvage(lsm_db *db, const lsm_file_meta *src, lsm_file_meta *meta)
 	LSM_ERR(db->env->size(db->env, in, &size));
 	LSM_ERR(lsm_table_open(db->env, in, size, NULL, &t));
 	LSM_ERR(db->env->open(db->env, out, LSM_OPEN_WRITE, &f));
-	lsm_table_opts_from(&db->opt, &to);
+	lsm_table_opts_from(&db->opt, LSM_LEVEL_DEEP, &to);
 	LSM_ERR(lsm_tb_new(db->env, f, out, &to, &tb));
 	it = lsm_table_iter(t, false);
 	if (!it) {

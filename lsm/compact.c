@@ -455,7 +455,7 @@ static int open_output(struct job_run *r, lsm_slice first_ukey)
 		return -ENOMEM;
 	LSM_TRY(lsm_buf_set(&o->first_ukey, first_ukey.data, first_ukey.size));
 	LSM_TRY(db->env->open(db->env, o->path, LSM_OPEN_WRITE, &o->f));
-	lsm_table_opts_from(&db->opt, &to);
+	lsm_table_opts_from(&db->opt, r->j->out_level, &to);
 	rc = lsm_tb_new(db->env, o->f, o->path, &to, &o->tb);
 	return rc;
 }

@@ -33,6 +33,7 @@ void lsm_options_init(lsm_options *o)
 	o->block_size = 4096;
 	o->block_restart_interval = 16;
 	o->compression = 1;
+	o->compression_l0l1 = -1;
 	o->bloom_bits_per_key = 10;
 	o->block_cache_size = 64u << 20;
 	o->max_open_tables = 1000;
@@ -803,11 +804,11 @@ uint64_t lsm_db_snapshot_list(lsm_db *db, uint64_t **seqs, size_t *n)
 
 /* ---- building tables (flush) ---------------------------------------------------- */
 
-void lsm_table_opts_from(const lsm_options *o, lsm_table_opts *to)
+void lsm_table_opts_from(const lsm_options *o, int level, lsm_table_opts *to)
 {
 	to->block_size = o->block_size;
 	to->restart_interval = o->block_restart_interval;
-	to->compression = o->compression;
+	to->compression = o->compression && level <= 1 ? o->compression_l0l1 : o->compression;
 	to->bloom_bits_per_key = o->bloom_bits_per_key;
 }
 
@@ -824,7 +825,7 @@ int lsm_meta_from_props(lsm_file_meta *m, const lsm_table_props *p)
 	return lsm_buf_set(&m->largest, p->largest.data, p->largest.len);
 }
 
-int lsm_out_open(lsm_db *db, uint64_t number, lsm_out_table *o)
+int lsm_out_open(lsm_db *db, uint64_t number, int level, lsm_out_table *o)
 {
 	lsm_table_opts to;
 	int rc;
@@ -832,7 +833,7 @@ int lsm_out_open(lsm_db *db, uint64_t number, lsm_out_table *o)
 	o->path = lsm_fname(db->path, LSM_F_TABLE, number);
 	if (!o->path)
 		return -ENOMEM;
-	lsm_table_opts_from(&db->opt, &to);
+	lsm_table_opts_from(&db->opt, level, &to);
 	LSM_ERR(db->env->open(db->env, o->path, LSM_OPEN_WRITE, &o->f));
 	LSM_ERR(lsm_tb_new(db->env, o->f, o->path, &to, &o->tb));
 	return 0;
@@ -884,7 +885,7 @@ int lsm_build_table(lsm_db *db, uint64_t number, lsm_it *it,
 	int rc;
 
 	meta->size = 0;
-	LSM_TRY(lsm_out_open(db, number, &o));
+	LSM_TRY(lsm_out_open(db, number, 0, &o));
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
 		LSM_ERR(lsm_tb_add(o.tb, lsm_it_key(it), lsm_it_value(it)));
 	LSM_ERR(lsm_it_status(it));

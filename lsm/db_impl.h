@@ -220,7 +220,7 @@ typedef struct lsm_out_table {
 	lsm_file *f;
 	lsm_table_builder *tb;
 } lsm_out_table;
-int lsm_out_open(lsm_db *db, uint64_t number, lsm_out_table *o);
+int lsm_out_open(lsm_db *db, uint64_t number, int level, lsm_out_table *o);
 int lsm_out_finish(lsm_db *db, lsm_out_table *o, lsm_file_meta *meta);
 void lsm_out_abandon(lsm_db *db, lsm_out_table *o, bool remove);
 
@@ -230,7 +230,11 @@ void lsm_out_abandon(lsm_db *db, lsm_out_table *o, bool remove);
 int lsm_build_table(lsm_db *db, uint64_t number, lsm_it *it,
 		    const lsm_rangedel *rdels, size_t nrdels,
 		    lsm_file_meta *meta);
-void lsm_table_opts_from(const lsm_options *o, lsm_table_opts *to);
+/* Table options for a table written to level (compression by level;
+ * LSM_LEVEL_DEEP: a table whose level is not known yet, compressed as the
+ * deep levels are). */
+#define LSM_LEVEL_DEEP 1000
+void lsm_table_opts_from(const lsm_options *o, int level, lsm_table_opts *to);
 /* Fill a file meta's encoded fields from table properties. */
 int lsm_meta_from_props(lsm_file_meta *m, const lsm_table_props *p);
 

@@ -54,7 +54,7 @@ int lsm_sst_writer_open(const lsm_options *o, const char *path,
 		goto err;
 	}
 	LSM_ERR(w->env->open(w->env, path, LSM_OPEN_WRITE, &w->f));
-	lsm_table_opts_from(o, &to);
+	lsm_table_opts_from(o, LSM_LEVEL_DEEP, &to);
 	LSM_ERR(lsm_tb_new(w->env, w->f, path, &to, &w->tb));
 	*out = w;
 	return 0;
@@ -153,7 +153,7 @@ static int rewrite_table(lsm_db *db, const char *src, uint64_t src_size,
 		return -ENOMEM;
 	LSM_ERR(lsm_table_open(db->env, src, src_size, NULL, &t));
 	LSM_ERR(db->env->open(db->env, path, LSM_OPEN_WRITE, &f));
-	lsm_table_opts_from(&db->opt, &to);
+	lsm_table_opts_from(&db->opt, LSM_LEVEL_DEEP, &to);
 	LSM_ERR(lsm_tb_new(db->env, f, path, &to, &tb));
 	it = lsm_table_iter(t, false);
 	if (!it) {

@@ -794,6 +794,46 @@ static void test_trivial_move(void **state)
 }
 
 /*
+ * Compression by level: flushes and L1 take compression_l0l1, deeper
+ * levels compression.  With the upper levels raw, a flushed table costs
+ * about its raw bytes; the same data compacted to the last level costs
+ * far less; every key reads back from both.
+ */
+static void test_compression_by_level(void **state)
+{
+	(void)state;
+	lsm_env *env = lsm_env_mem_new();
+	lsm_options o;
+	base_options(&o, env);
+	o.compression = 1;
+	o.compression_l0l1 = 0;
+	o.l0_compaction_trigger = 100;	/* nothing moves on its own */
+	o.l0_slowdown_trigger = 200;
+	o.l0_stop_trigger = 300;
+	lsm_db *db = open_db(&o);
+	for (unsigned i = 0; i < 3000; i++)
+		put_ver(db, 'c', i, 1);
+	assert_int_equal(lsm_flush(db, true), 0);
+	lsm_stats st = stats_of(db);
+	assert_int_equal(st.level[0].tables, 1);
+	uint64_t raw = st.level[0].bytes;
+	assert_true(raw > 3000u * 60u);		/* values average ~70 bytes */
+	assert_int_equal(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	st = stats_of(db);
+	assert_int_equal(st.level[0].tables, 0);
+	int last = -1;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		if (st.level[l].tables)
+			last = l;
+	assert_true(last >= 2);
+	assert_true(st.level[last].bytes < raw / 2);
+	assert_int_equal(count_keys(db, NULL, 'c'), 3000);
+	assert_true(key_is(db, NULL, 'c', 1234, 1));
+	assert_int_equal(lsm_close(db), 0);
+	env->destroy(env);
+}
+
+/*
  * An iterator opened while table T sits in L1 reads it lazily, later.  In
  * between, T moves down to L2 without a rewrite (a trivial move: L1 went
  * over its target when a second table U joined it), and then a full
@@ -1215,6 +1255,7 @@ int main(void)
 		cmocka_unit_test(test_trigger_cutoff_moved),
 		cmocka_unit_test(test_write_stall),
 		cmocka_unit_test(test_trivial_move),
+		cmocka_unit_test(test_compression_by_level),
 		cmocka_unit_test(test_moved_table_outlives_old_readers),
 		cmocka_unit_test(test_concurrent_readers_writers),
 	};
