@@ -131,8 +131,9 @@ int fs_mkfs(const char *path, const fs_mkfs_opts *o, const lsm_options *lo)
 		return fs_err(-EINVAL, "inline max %u is over the block size %u", o->inline_max, bs);
 	if (o->label && strlen(o->label) > FS_LABEL_MAX)
 		return fs_err(-EINVAL, "label longer than %d bytes", FS_LABEL_MAX);
-	if (o->compression < 0 || o->compression > 22)
-		return fs_err(-EINVAL, "compression level %d: want 0 (off) to 22", o->compression);
+	if (o->compression < -10 || o->compression > 22)
+		return fs_err(-EINVAL, "compression level %d: want 0 (off), 1 to 22, or -1 to -10",
+			      o->compression);
 
 	if (lo)
 		eo = *lo;

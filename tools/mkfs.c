@@ -892,7 +892,9 @@ static void usage(FILE *f)
 "    -O OPTION[,OPTION...]\n"
 "              compression=off     store tables uncompressed\n"
 "              compression=zstd    zstd at level 1 (the default)\n"
-"              compression=zstd:N  zstd at level N (1 to 22)\n"
+"              compression=zstd:N  zstd at level N (1 to 22, or -1 to -10:\n"
+"                                  faster, larger); tables written to L0\n"
+"                                  and L1 always use zstd -1\n"
 "              inline=N            files of up to N bytes keep their data in\n"
 "                                  the inode record (0 to the block size;\n"
 "                                  default 2048)\n"
@@ -959,9 +961,9 @@ static int parse_features(char *arg, fs_mkfs_opts *mo, bool *inline_set)
 			const char *n = tok + (tok[12] == 'z' ? 17 : 12);
 			char *end;
 			long l = strtol(n, &end, 10);
-			if (*end || end == n || l < 1 || l > 22) {
-				warn("-O %s: want compression=off, zstd or zstd:N with N from 1 to 22",
-				     tok);
+			if (*end || end == n || l < -10 || l > 22 || l == 0) {
+				warn("-O %s: want compression=off, zstd or zstd:N with N from 1 to 22,"
+				     " or from -1 to -10 for zstd's fast levels", tok);
 				return -1;
 			}
 			mo->compression = (int)l;
