@@ -17,11 +17,11 @@ static void lsm_describe(const bench_conf *c, char *buf, size_t len)
 	lsm_options o;
 	lsm_options_init(&o);
 	snprintf(buf, len,
-		 "compression %s%d, bloom %d bits/key, block cache %zu MiB, "
+		 "compression %s%d (L0/L1: %d), bloom %d bits/key, block cache %zu MiB, "
 		 "write buffer %zu MiB x(1+%d), block %zu B, table %zu MiB, "
 		 "L1 %llu MiB x%d, L0 triggers %d/%d/%d, %d compaction thread(s)",
 		 c->compression ? "zstd " : "none", c->compression ? c->zstd_level : 0,
-		 c->bloom_bits,
+		 c->compression ? o.compression_l0l1 : 0, c->bloom_bits,
 		 c->cache_bytes >> 20, c->write_buffer >> 20, c->max_immutable,
 		 c->block_size, o.target_file_size >> 20,
 		 (unsigned long long)(o.level_base_bytes >> 20),
