@@ -258,6 +258,12 @@ enum {
 /* Write size bytes at off (at end of file for O_APPEND handles). */
 int fs_write(lsmfs *fs, const fs_cred *c, uint64_t fh, const void *buf,
 	     size_t size, uint64_t off, unsigned flags, size_t *written);
+/* May the kernel keep its cached pages of fh's file across this open?
+ * Every change to file data goes through the mount, so the pages are
+ * current; but a read served from them never reaches the daemon, so they
+ * may be kept only when such a read would not move atime (relatime not
+ * due, noatime, O_NOATIME).  False for a bad or directory handle. */
+bool fs_keep_cache(lsmfs *fs, uint64_t fh);
 /* close(2) of one descriptor: nothing to do (writes are not buffered). */
 int fs_flush(lsmfs *fs, uint64_t fh);
 /* Last close: frees the handle, releases its snapshot; deletes an orphan

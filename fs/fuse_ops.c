@@ -45,7 +45,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "daemon.h"
 
 /* The daemon's settings, fixed before the session starts. */
 struct lsmfs_fuse {
@@ -111,7 +111,7 @@ static void reply_rc(fuse_req_t req, const char *op, int rc)
 	int e = fuse_errno(rc);
 	if (e == EIO) {
 		const char *d = fs_errdetail();
-		syslog(LOG_ERR, "%s: %s%s%s", op, fs_strerror(rc), *d ? ": " : "", d);
+		lsmfs_log(LOG_ERR, "%s: %s%s%s", op, fs_strerror(rc), *d ? ": " : "", d);
 	}
 	fuse_reply_err(req, e);
 }
@@ -210,7 +210,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = LSMFS_MAX_WRITE;
-	syslog(LOG_INFO, "connected: FUSE protocol %u.%u, max_write %u%s",
+	lsmfs_log(LOG_INFO, "connected: FUSE protocol %u.%u, max_write %u%s",
 	       conn->proto_major, conn->proto_minor, conn->max_write,
 	       (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? ", writeback cache" : "");
 }
@@ -481,9 +481,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Keep the kernel's cached pages across opens: every change to a
 	 * file's data reaches the store through this mount, and the kernel
 	 * updates or drops its pages for each (write, truncate, fallocate,
-	 * copy_file_range), so what it cached is still what the store holds.
-	 * Only O_DIRECT opens bypass the cache. */
-	if (!(fi->flags & O_DIRECT))
+	 * copy_file_range), so what it cached is still what the store holds
+	 * -- unless the next read must move atime (fs_keep_cache): then the
+	 * pages go and that read reaches the daemon. */
+	if (!(fi->flags & O_DIRECT) && fs_keep_cache(fs, fh))
 		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_release(fs, fh);	/* the open was interrupted */
@@ -513,7 +514,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.attr_timeout = m->attr_timeout;
 	e.entry_timeout = m->entry_timeout;
 	fi->fh = fh;
-	if (!(fi->flags & O_DIRECT))
+	if (!(fi->flags & O_DIRECT) && fs_keep_cache(m->fs, fh))
 		fi->keep_cache = 1;	/* as in op_open */
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		fs_release(m->fs, fh);
@@ -949,7 +950,7 @@ static void ctl_setxattr(fuse_req_t req, const char *name)
 		return;
 	}
 	if (!strcmp(name, CTL_PREFIX "compact")) {
-		syslog(LOG_INFO, "control: full compaction requested");
+		lsmfs_log(LOG_INFO, "control: full compaction requested");
 		rc = fs_compact(fs);
 	} else if (!strcmp(name, CTL_PREFIX "flush")) {
 		rc = fs_flush_engine(fs, true);
@@ -958,6 +959,11 @@ static void ctl_setxattr(fuse_req_t req, const char *name)
 	} else {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
+	}
+	if (rc < 0 && fuse_errno(rc) != EIO) {	/* reply_rc logs EIO itself */
+		const char *d = fs_errdetail();
+		lsmfs_log(LOG_WARNING, "control: %s: %s%s%s", name, fs_strerror(rc),
+		       *d ? ": " : "", d);
 	}
 	reply_rc(req, name, rc);
 }
@@ -1091,15 +1097,7 @@ static const struct fuse_lowlevel_ops lsmfs_ll_ops = {
 	.copy_file_range = op_copy_file_range,
 };
 
-/*
- * Create the FUSE session for fs (declared in main.c, the only caller).
- * args: the FUSE options left after the daemon's own were taken out.
- */
-struct fuse_session *lsmfs_fuse_session_new(struct fuse_args *args, lsmfs *fs,
-					    double entry_timeout,
-					    double attr_timeout,
-					    bool writeback);
-
+/* Create the FUSE session for fs (daemon.h). */
 struct fuse_session *lsmfs_fuse_session_new(struct fuse_args *args, lsmfs *fs,
 					    double entry_timeout,
 					    double attr_timeout,

@@ -48,13 +48,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "fs.h"
-
-/* In fuse_ops.c. */
-struct fuse_session *lsmfs_fuse_session_new(struct fuse_args *args, lsmfs *fs,
-					    double entry_timeout,
-					    double attr_timeout,
-					    bool writeback);
+#include "daemon.h"
 
 /* Our options; everything else goes to libfuse. */
 struct lsmfs_opts {
@@ -110,13 +104,15 @@ static void logv(int prio, const char *fmt, va_list ap)
 		fprintf(stderr, "lsmfs: %s\n", line);
 }
 
-static void msg(int prio, const char *fmt, ...)
+void lsmfs_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	logv(prio, fmt, ap);
 	va_end(ap);
 }
+
+#define msg lsmfs_log
 
 /* libfuse's own messages: same destinations. */
 static void fuse_log_to_syslog(enum fuse_log_level level, const char *fmt,

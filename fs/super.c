@@ -340,6 +340,11 @@ out:
  * reserve is what flushing every memtable takes, (2 + max_immutable) write
  * buffers; on a small host filesystem the write buffer is first cut to a
  * sixteenth of it (1 MiB at least), so the reserve stays about a quarter.
+ * What running background compactions may still write
+ * (lsm_space_reserved) is kept free on top; the engine itself starts a
+ * background compaction only when its inputs fit beside the memtables'
+ * room (lsm/compact.c room_for_job), so compactions never eat the room
+ * deletions need.
  */
 static void fit_to_host(lsmfs *fs)
 {
@@ -361,10 +366,12 @@ int fs_space_check(lsmfs *fs, uint64_t need)
 	if (!fs->reserve || statvfs(fs->path, &h) != 0)
 		return 0;
 	uint64_t avail = (uint64_t)h.f_bavail * h.f_frsize;
-	if (avail >= fs->reserve && avail - fs->reserve >= need)
+	/* what running compactions may still write is not free either */
+	uint64_t keep = fs->reserve + lsm_space_reserved(fs->db);
+	if (avail >= keep && avail - keep >= need)
 		return 0;
 	return fs_err(-ENOSPC, "%s: %" PRIu64 " bytes free on the host filesystem, %" PRIu64
-		      " kept for flushes, compaction and deletions", fs->path, avail, fs->reserve);
+		      " kept for flushes, compaction and deletions", fs->path, avail, keep);
 }
 
 static void fs_free(lsmfs *fs)
@@ -525,16 +532,23 @@ static bool ts_le(const struct timespec *a, const struct timespec *b)
  * costs one inode write per modification (or per day), not one per read.
  * Best effort: a failed write leaves atime as it was.
  */
-void fs_touch_atime(lsmfs *fs, struct fs_inode *ip, int hflags)
+static bool atime_due(const lsmfs *fs, const struct fs_inode *ip, int hflags,
+		      const struct timespec *now)
 {
 	if (fs->noatime || fs->read_only || (hflags & O_NOATIME) || ip->gone)
-		return;
+		return false;
+	const fs_attr *a = &ip->a;
+	return ts_le(&a->atime, &a->mtime) || ts_le(&a->atime, &a->ctime) ||
+	       now->tv_sec - a->atime.tv_sec >= 86400;
+}
+
+void fs_touch_atime(lsmfs *fs, struct fs_inode *ip, int hflags)
+{
 	struct timespec now;
 	fs_now(&now);
-	fs_attr a = ip->a;
-	if (!ts_le(&a.atime, &a.mtime) && !ts_le(&a.atime, &a.ctime) &&
-	    now.tv_sec - a.atime.tv_sec < 86400)
+	if (!atime_due(fs, ip, hflags, &now))
 		return;
+	fs_attr a = ip->a;
 	a.atime = now;
 	if ((a.flags & FS_IF_INLINE) && a.size && fs_idata_load(fs, ip) < 0)
 		return;
@@ -546,6 +560,19 @@ void fs_touch_atime(lsmfs *fs, struct fs_inode *ip, int hflags)
 		ip->a = a;
 	lsm_batch_free(b);
 	fs_idata_trim(fs, ip);
+}
+
+bool fs_keep_cache(lsmfs *fs, uint64_t fh)
+{
+	struct fs_handle *h = fs_handle_get(fh);
+	if (!h || h->dir)
+		return false;
+	struct timespec now;
+	fs_now(&now);
+	pthread_mutex_lock(&h->ip->lock);
+	bool due = atime_due(fs, h->ip, h->flags, &now);
+	pthread_mutex_unlock(&h->ip->lock);
+	return !due;
 }
 
 /* ---- statfs, stats, control ------------------------------------------------- */

@@ -86,6 +86,10 @@ struct lsm_compaction_state {
 	struct held *held;
 	size_t nheld, capheld;
 	uint64_t last_cutoff;
+	/* Background jobs wait for room on the disk (pick_job found too
+	 * little, or a job ran out): workers then look again every second
+	 * and after every flush, rather than only when woken. */
+	bool nospace_wait;
 };
 
 /* ---- rate budget ------------------------------------------------------------ */
@@ -289,6 +293,44 @@ static lsm_job *pick_dead(lsm_db *db, double ratio, enum job_kind kind, uint64_t
 	return make_job(db, kind, bl, out, one_file(bf), 1);
 }
 
+/*
+ * Room on the disk for a background job: its outputs may take as much as
+ * its inputs until the inputs are deleted, and flushes must still find
+ * room for every memtable after it (they carry the writes, and deletions
+ * are writes).  What running jobs may still write is counted as taken
+ * (db->space_reserved).  A job that does not fit is not started:
+ * compactions wait (cs->nospace_wait) while writes go on, instead of
+ * failing half-way and taking the room flushes need.  Manual compactions
+ * do not ask: they are how room comes back after mass deletion, and
+ * their output is then small.  REQUIRES: mu held.
+ */
+static uint64_t job_input_bytes(const lsm_job *j)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < j->nin[k]; i++)
+			n += j->in[k][i]->size;
+	return n;
+}
+
+static bool room_for_job(lsm_db *db, const lsm_job *j)
+{
+	uint64_t free_bytes;
+	if (!db->env->free_space || db->env->free_space(db->env, db->path, &free_bytes) < 0)
+		return true;	/* unknown: do not hold work back */
+	uint64_t flushes = (uint64_t)db->opt.write_buffer_size * (uint64_t)(1 + db->opt.max_immutable);
+	uint64_t need = job_input_bytes(j) + flushes + atomic_load(&db->space_reserved);
+	if (free_bytes >= need)
+		return true;
+	if (!db->cs->nospace_wait)
+		lsm_log(db, "compaction (%s) L%d->L%d waits for disk space: %llu bytes free,"
+			" %llu wanted (inputs, memtables, running jobs)", job_names[j->kind],
+			j->level, j->out_level, (unsigned long long)free_bytes,
+			(unsigned long long)need);
+	db->cs->nospace_wait = true;
+	return false;
+}
+
 /* Bottommost tables holding tombstones that the cutoff now covers. */
 static lsm_job *pick_bottom(lsm_db *db, uint64_t cutoff)
 {
@@ -373,6 +415,11 @@ static lsm_job *pick_job(lsm_db *db)
 		 * table overlaps no other L0 table) */
 		j->trivial = true;
 	}
+	if (!j->trivial && !room_for_job(db, j)) {
+		job_free(j);
+		return NULL;
+	}
+	cs->nospace_wait = false;
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < j->nin[k]; i++)
 			j->in[k][i]->being_compacted = true;
@@ -830,8 +877,16 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&db->mu);
 	for (;;) {
 		lsm_job *j = NULL;
-		while (!cs->stop && !(db->bg_error == 0 && (j = pick_job(db))))
-			pthread_cond_wait(&cs->work_cv, &db->mu);
+		while (!cs->stop && !(db->bg_error == 0 && (j = pick_job(db)))) {
+			if (cs->nospace_wait) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				pthread_cond_timedwait(&cs->work_cv, &db->mu, &ts);
+			} else {
+				pthread_cond_wait(&cs->work_cv, &db->mu);
+			}
+		}
 		if (cs->stop) {
 			job_free(j);
 			break;
@@ -842,10 +897,13 @@ static void *worker_main(void *arg)
 		r.db = db;
 		r.j = j;
 		int rc = 0;
+		uint64_t reserved = j->trivial ? 0 : job_input_bytes(j);
+		atomic_fetch_add(&db->space_reserved, reserved);
 		pthread_mutex_unlock(&db->mu);
 		if (!j->trivial)
 			rc = run_job(&r);
 		pthread_mutex_lock(&db->mu);
+		atomic_fetch_sub(&db->space_reserved, reserved);
 		if (rc == 0 && !cs->stop)
 			rc = install_job(db, &r);
 		else if (rc == 0)
@@ -881,8 +939,12 @@ static void *worker_main(void *arg)
 		lsm_frag_free(r.frag);
 		pthread_mutex_lock(&db->mu);
 		/* The error is latched once the partial outputs are gone: who
-		 * retries after running out of space needs that room. */
-		if (rc < 0 && rc != LSM_E_CANCELLED) {
+		 * retries after running out of space needs that room.  Out of
+		 * space is not latched: nothing was lost (the inputs stay), so
+		 * writes go on while background jobs wait for room. */
+		if (rc == -ENOSPC && !unsure) {
+			cs->nospace_wait = true;
+		} else if (rc < 0 && rc != LSM_E_CANCELLED) {
 			lsm_err_set_detail(why);
 			lsm_db_set_bg_error(db, rc);
 		}

@@ -1555,6 +1555,11 @@ int lsm_close(lsm_db *db)
 
 /* ---- statistics ------------------------------------------------------------------ */
 
+uint64_t lsm_space_reserved(lsm_db *db)
+{
+	return atomic_load(&db->space_reserved);
+}
+
 int lsm_get_stats(lsm_db *db, lsm_stats *st)
 {
 	memset(st, 0, sizeof *st);

@@ -166,6 +166,10 @@ struct lsm_db {
 	pthread_cond_t flush_cv;
 
 	/* statistics */
+	/* Bytes running background compactions may still write (their
+	 * inputs' size), taken from the free space (compact.c room_for_job,
+	 * lsm_space_reserved). */
+	_Atomic uint64_t space_reserved;
 	_Atomic uint64_t st_user_bytes, st_wal_bytes, st_flush_bytes,
 		st_compact_bytes, st_compact_read, st_flushes, st_compactions,
 		st_trivial_moves, st_dropped, st_tomb_dropped,

@@ -106,6 +106,7 @@ struct fault_env {
 	int fail_err[LSM_FAULT_NKINDS];
 	uint64_t crash_at;	/* count[SYNC] that crashes; 0: none */
 	bool crashed;
+	uint64_t free_space;	/* UINT64_MAX: ask base */
 	struct fault_rec *recs;
 	struct fault_op *ops;
 	struct fault_file *files;
@@ -834,6 +835,31 @@ static void fault_destroy(lsm_env *env)
 
 /* ---- the public knobs ----------------------------------------------------- */
 
+static int fault_free_space(lsm_env *env, const char *dir, uint64_t *bytes)
+{
+	struct fault_env *fe = fault_e(env);
+	pthread_mutex_lock(&fe->mu);
+	uint64_t fs = fe->free_space;
+	pthread_mutex_unlock(&fe->mu);
+	if (fs != UINT64_MAX) {
+		*bytes = fs;
+		return 0;
+	}
+	if (!fe->base->free_space)
+		return -ENOTSUP;
+	return fe->base->free_space(fe->base, dir, bytes);
+}
+
+void lsm_env_fault_set_free_space(lsm_env *env, uint64_t bytes)
+{
+	if (!fault_is(env))
+		return;
+	struct fault_env *fe = fault_e(env);
+	pthread_mutex_lock(&fe->mu);
+	fe->free_space = bytes;
+	pthread_mutex_unlock(&fe->mu);
+}
+
 lsm_env *lsm_env_fault_new(lsm_env *base)
 {
 	struct fault_env *fe;
@@ -866,6 +892,8 @@ lsm_env *lsm_env_fault_new(lsm_env *base)
 	fe->env.now_micros = fault_now_micros;
 	fe->env.sleep_micros = fault_sleep_micros;
 	fe->env.destroy = fault_destroy;
+	fe->env.free_space = fault_free_space;
+	fe->free_space = UINT64_MAX;
 	return &fe->env;
 }
 

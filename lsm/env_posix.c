@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "util.h"
@@ -461,6 +462,16 @@ static void posix_destroy(lsm_env *env)
 	(void)env;	/* the shared env lives as long as the process */
 }
 
+static int posix_free_space(lsm_env *env, const char *dir, uint64_t *bytes)
+{
+	(void)env;
+	struct statvfs v;
+	if (statvfs(dir, &v) != 0)
+		return posix_fail(errno, "statvfs", dir);
+	*bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	return 0;
+}
+
 static lsm_env posix_env = {
 	.open = posix_open,
 	.close = posix_close,
@@ -480,6 +491,7 @@ static lsm_env posix_env = {
 	.now_micros = posix_now_micros,
 	.sleep_micros = posix_sleep_micros,
 	.destroy = posix_destroy,
+	.free_space = posix_free_space,
 };
 
 lsm_env *lsm_env_posix(void)

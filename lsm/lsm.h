@@ -109,6 +109,10 @@ struct lsm_env {
 	void (*sleep_micros)(lsm_env *env, uint64_t micros);
 	/* Free the env itself (never called on the shared posix env). */
 	void (*destroy)(lsm_env *env);
+	/* Bytes an unprivileged writer may still add to the filesystem that
+	 * holds dir.  NULL, or -ENOTSUP: unknown (background compactions
+	 * then start without looking). */
+	int (*free_space)(lsm_env *env, const char *dir, uint64_t *bytes);
 };
 
 void lsm_env_free_list(char **names, size_t n);
@@ -151,6 +155,9 @@ bool lsm_env_fault_crashed(lsm_env *env);
 /* Discard everything not yet durable in base, then clear the crash state
  * so the env can be used again (as the machine after a reboot). */
 int lsm_env_fault_power_cut(lsm_env *env);
+/* Make free_space report bytes (a full or roomy disk, for tests);
+ * bytes == UINT64_MAX: ask base again. */
+void lsm_env_fault_set_free_space(lsm_env *env, uint64_t bytes);
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -374,6 +381,10 @@ typedef struct lsm_stats {
 } lsm_stats;
 
 int lsm_get_stats(lsm_db *db, lsm_stats *st);
+/* Bytes of disk the running background compactions may still take (the
+ * size of their inputs): what a caller keeping free space for the engine
+ * should count as taken.  Cheap (one atomic load). */
+uint64_t lsm_space_reserved(lsm_db *db);
 
 /* ---- verification (fsck) ----------------------------------------------- */
 

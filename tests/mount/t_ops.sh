@@ -143,6 +143,19 @@ check "utimens explicit" bash -c "[ \"\$(stat -c %X:%Y '$M/f')\" = 1000000000:12
 before=$(date +%s)
 expect OK utimens "$M/f" omit now
 check "utimens omit/now" bash -c "[ \"\$(stat -c %X '$M/f')\" = 1000000000 ] && [ \"\$(stat -c %Y '$M/f')\" -ge $before ]"
+# relatime across opens: the kernel may keep a file's pages from one open
+# to the next (keep_cache) only while a read would not move atime.  After
+# a read (atime newer than mtime and ctime, pages cached) a chmod moves
+# ctime only, the pages stay valid, and the next read must still move
+# atime, as on ext4: that open has to drop the pages.
+expect OK write "$M/rt" 0 "some data"
+check "relatime: first read" cat "$M/rt"
+check "relatime: chmod" chmod 0640 "$M/rt"
+ctime=$(stat -c %.9Z "$M/rt")
+check "relatime: read after the chmod" cat "$M/rt"
+check "relatime: that read moved atime past ctime" \
+	bash -c "[ \"\$(stat -c %.9X '$M/rt')\" '>' '$ctime' ]"
+check "relatime: read once more (atime is new: nothing due)" cat "$M/rt"
 check "touch -h on a symlink" touch -h -d @1300000000 "$M/sl"
 check "symlink mtime" bash -c "[ \"\$(stat -c %Y '$M/sl')\" = 1300000000 ]"
 check "nanosecond mtime" bash -c "touch -d '2020-01-02 03:04:05.123456789' '$M/f' && [ \"\$(stat -c %y '$M/f')\" = '2020-01-02 03:04:05.123456789 +0000' ]"

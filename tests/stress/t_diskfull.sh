@@ -8,7 +8,11 @@
 #      intact.  (lsmfs keeps a reserve of the host filesystem for the
 #      engine, fs/super.c fit_to_host: data writes stop there.)
 #   2. Deleting files works on the full store; after a compaction (the
-#      control xattr lsmfs.compact) writes work again.  Twice over.
+#      control xattr lsmfs.compact) writes work again.  Twice over.  A
+#      third time with a directory handle open from before the deletion:
+#      the compaction cannot free what the handle pins (when it runs out
+#      of space for it, a log line names the open handles); after the
+#      close it frees the deleted files' space.
 #   3. The host filesystem filled from outside (a ballast file next to the
 #      store, so the engine itself hits ENOSPC: WAL appends, flushes):
 #      creates and writes fail with ENOSPC, the daemon stays up, reads go
@@ -44,6 +48,14 @@ trap diskfull_cleanup EXIT
 mkstore "$STORE"
 lsmfs_mount
 M=$MNT
+
+# What the store and the tmpfs hold, for the log of a failed check.
+dump_store() {
+	echo "---- $1: the store and the tmpfs ----"
+	ls -la "$STORE"
+	df -B1 "$TM" | tail -1
+	run getfattr --only-values -n lsmfs.stats "$M" 2>&1 | grep -E 'open_handles|level": [0-9], "tables": [1-9]|background_error|bytes_held|disk_bytes|gc_cutoff|last_seq'
+}
 
 daemon_ok() {
 	alive "$DAEMON_PID" || { fail "$1: the daemon died"; exit 1; }
@@ -103,7 +115,7 @@ no_handles() {
 free_space() {
 	check "round $1: rm on a full store" rm -rf "$M/fill$1"
 	no_handles "round $1"
-	check "round $1: compact" setfattr -n lsmfs.compact -v 1 "$M"
+	check "round $1: compact" setfattr -n lsmfs.compact -v 1 "$M" || dump_store "round $1"
 	local i
 	for i in 1 2 3 4 5 6 7 8; do
 		check "round $1: write after freeing ($i)" "$FSOP" writesync "$M/after$1.$i" 1048576 $((i + 50))
@@ -121,6 +133,36 @@ fill 1
 free_space 1
 fill 2
 free_space 2
+
+# A handle opened after the data was written and before it was deleted
+# pins it (the GC cutoff): compaction cannot free it (it may rewrite it, or
+# run out of space and say which handles hold the cutoff); once the handle
+# is closed, compaction frees it.
+used() { df --output=used -B1 "$TM" | tail -1; }
+fill 3
+exec 3<"$M/fill3"
+check "round 3: rm with a handle open" bash -c "rm -f '$M'/fill3/*"
+out=$(run setfattr -n lsmfs.compact -v 1 "$M" 2>&1)
+case "$out" in
+"") ;;
+*"No space left"*)
+	check "round 3: the daemon names the pinning handles" \
+		grep -q "open handle(s) pin the GC cutoff" "$LOG" ;;
+*) fail "round 3: compaction with the deleted data pinned: '$out', want success or ENOSPC" ;;
+esac
+pinned=$(used)
+exec 3<&-
+no_handles "round 3"
+check "round 3: compact after the close" setfattr -n lsmfs.compact -v 1 "$M" ||
+	dump_store "round 3"
+freed=$(used)
+log "round 3: $pinned bytes used with the handle open, $freed after closing it and compacting"
+[ $((pinned - freed)) -ge $((8 << 20)) ] ||
+	{ fail "round 3: closing the handle and compacting freed $((pinned - freed)) bytes, want the deleted files' 10+ MiB"; dump_store "round 3"; }
+check "round 3: write after freeing" "$FSOP" writesync "$M/after3" 1048576 77
+check "round 3: read back" "$FSOP" verify "$M/after3" 1048576 77
+check "round 3: rm" rm -rf "$M/fill3" "$M/after3"
+daemon_ok "round 3"
 
 # 3. The host filesystem filled behind lsmfs's back: the engine itself
 # runs out of space.
@@ -144,7 +186,8 @@ daemon_ok "host full"
 verify_keep "host full"
 rm -f "$TM/ballast"
 # Space is back: the latched error is retried by the next write.
-check "write after the ballast is gone" "$FSOP" writesync "$M/back" 2000000 9
+check "write after the ballast is gone" "$FSOP" writesync "$M/back" 2000000 9 ||
+	dump_store "after the ballast"
 check "create after the ballast is gone" "$FSOP" mkdir "$M/meta-back"
 check "read back" "$FSOP" verify "$M/back" 2000000 9
 check "stats: no latched error" bash -c "getfattr --only-values -n lsmfs.stats '$M' | grep -q '\"background_error\": 0'"

@@ -19,6 +19,8 @@ mkdir "$T/junk" && echo x >"$T/junk/file"
 expect_rc 1 "$T/o" "$MKFS" -q "$T/junk" && must_say "$T/o" "not empty"
 expect_rc 2 "$T/o" "$MKFS" -b 1000 "$T/x1"
 expect_rc 2 "$T/o" "$MKFS" -O compression=zstd:99 "$T/x2"
+expect_rc 2 "$T/o" "$MKFS" -O compression=zstd:0 "$T/x2"
+expect_rc 2 "$T/o" "$MKFS" -O compression=zstd:-11 "$T/x2"
 expect_rc 2 "$T/o" "$MKFS" -O bogus "$T/x3"
 expect_rc 2 "$T/o" "$MKFS" -L "$(printf 'l%.0s' $(seq 1 64))" "$T/x4"
 expect_rc 2 "$T/o" "$MKFS"
@@ -36,6 +38,13 @@ s = d['superblock']
 assert (s['block_size'], s['inline_max'], s['compression'], s['label']) == (8192, 100, 3, 'mylabel'), s
 assert d['source'] == 'store', d['source']
 assert d['fs']['inodes'] == 1 and d['fs']['dirs'] == 1, d['fs']
+"
+# A fast (negative) zstd level is a level like any other.
+expect_rc 0 "$T/o" "$MKFS" -q -O compression=zstd:-3 "$T/fast"
+expect_rc 0 "$T/f.json" "$LSMFSCTL" stat --json "$T/fast"
+check "negative zstd level in the superblock" python3 -c "
+import json
+assert json.load(open('$T/f.json'))['superblock']['compression'] == -3
 "
 lsmfs_mount
 [ "$(stat -c '%u:%g' "$MNT")" = 1000:1001 ] || fail "root owner $(stat -c '%u:%g' "$MNT")"

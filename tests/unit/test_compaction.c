@@ -834,6 +834,78 @@ static void test_compression_by_level(void **state)
 }
 
 /*
+ * Disk space and background compactions (compact.c room_for_job): with
+ * too little free space for a job's inputs beside the memtables, no
+ * compaction starts and writes go on; with room again, L0 drains.  A
+ * compaction that runs out of space half-way leaves its inputs, does not
+ * stop writes, and is tried again.
+ */
+static bool some_compaction(const lsm_stats *st, const void *arg)
+{
+	(void)arg;
+	return st->compactions > 0;
+}
+
+static void put_round(lsm_db *db, int round)
+{
+	for (unsigned i = 0; i < 200; i++)
+		put_ver(db, 's', i, (uint32_t)round + 1);
+	assert_int_equal(lsm_flush(db, true), 0);
+}
+
+static void test_compaction_waits_for_space(void **state)
+{
+	(void)state;
+	lsm_env *mem = lsm_env_mem_new();
+	lsm_env *env = lsm_env_fault_new(mem);
+	lsm_options o;
+	base_options(&o, env);
+	o.l0_compaction_trigger = 2;
+	o.l0_slowdown_trigger = 50;
+	o.l0_stop_trigger = 100;
+	o.write_buffer_size = 1 << 20;
+	lsm_env_fault_set_free_space(env, 100 << 10);	/* below one memtable */
+	lsm_db *db = open_db(&o);
+	for (int round = 0; round < 4; round++)
+		put_round(db, round);
+	/* time for a worker to (not) start: then nothing was compacted */
+	usleep(200 * 1000);
+	lsm_stats st = stats_of(db);
+	assert_int_equal(st.compactions, 0);
+	assert_int_equal(st.level[0].tables, 4);
+	assert_int_equal(st.background_error, 0);
+	assert_true(key_is(db, NULL, 's', 7, 4));
+
+	/* room again: the workers look once a second, or after a flush */
+	lsm_env_fault_set_free_space(env, UINT64_MAX);
+	assert_true(wait_for(db, some_compaction, NULL));
+	uint64_t two = 2;
+	assert_true(wait_for(db, l0_below, &two));
+
+	/* out of space in the middle of a job: the job's first write (the
+	 * only writer then) fails; writes go on, the job is tried again and
+	 * finishes */
+	lsm_env_fault_set_free_space(env, 0);
+	for (int round = 4; round < 8; round++)
+		put_round(db, round);
+	assert_int_equal(stats_of(db).level[0].tables, 4);
+	uint64_t before = stats_of(db).compactions;
+	lsm_env_fault_fail_nth(env, LSM_FAULT_WRITE, 1, -ENOSPC);
+	lsm_env_fault_set_free_space(env, UINT64_MAX);
+	assert_true(wait_for(db, l0_below, &two));
+	assert_true(stats_of(db).compactions > before);
+	st = stats_of(db);
+	assert_int_equal(st.background_error, 0);
+	put_ver(db, 's', 1, 99);
+	assert_true(key_is(db, NULL, 's', 1, 99));
+	assert_true(key_is(db, NULL, 's', 2, 8));
+	assert_int_equal(count_keys(db, NULL, 's'), 200);
+	assert_int_equal(lsm_close(db), 0);
+	env->destroy(env);
+	mem->destroy(mem);
+}
+
+/*
  * An iterator opened while table T sits in L1 reads it lazily, later.  In
  * between, T moves down to L2 without a rewrite (a trivial move: L1 went
  * over its target when a second table U joined it), and then a full
@@ -1256,6 +1328,7 @@ int main(void)
 		cmocka_unit_test(test_write_stall),
 		cmocka_unit_test(test_trivial_move),
 		cmocka_unit_test(test_compression_by_level),
+		cmocka_unit_test(test_compaction_waits_for_space),
 		cmocka_unit_test(test_moved_table_outlives_old_readers),
 		cmocka_unit_test(test_concurrent_readers_writers),
 	};
