@@ -20,7 +20,8 @@
 #          a descriptor per inode the kernel knows, so where the hard limit
 #          of open files is lower than 200,000 it runs only this part.
 #   small  unpack a tarball of /usr/include + /usr/share/doc (made once;
-#          tar -m: times are not restored, as passthrough_hp cannot); then, each after dropping caches, du, find, grep -r; rm -rf.
+#          as root, so owners, modes and times are restored); then, each
+#          after dropping caches, du, find, grep -r; rm -rf.
 #   data   fio, psync: sequential write of 1 GiB in 1 MiB writes (with a
 #          final fsync), sequential read of it after dropping caches;
 #          random 4 KiB writes, then random 4 KiB reads, of a 256 MiB file
@@ -194,8 +195,12 @@ build_passthrough_hp() {
 	ex=$(echo "$tmp"/fuse3-*/example)
 	[ -f "$ex/passthrough_hp.cc" ] || die "no example/passthrough_hp.cc in the fuse3 source"
 	say "building passthrough_hp"
+	# The HAVE_ macros libfuse's own build defines on Linux (its
+	# config.h): without them the example serves no xattrs and cannot
+	# set times or preallocate, and would be doing less than lsmfs.
 	# shellcheck disable=SC2046
-	g++ -std=c++17 -O2 -I"$ex" "$ex/passthrough_hp.cc" -o "$PHS.tmp" \
+	g++ -std=c++17 -O2 -DHAVE_SETXATTR -DHAVE_UTIMENSAT -DHAVE_POSIX_FALLOCATE \
+		-I"$ex" "$ex/passthrough_hp.cc" -o "$PHS.tmp" \
 		$(pkg-config --cflags --libs fuse3) -lpthread || die "building passthrough_hp failed"
 	mv "$PHS.tmp" "$PHS"
 	rm -rf "$tmp"
@@ -383,8 +388,7 @@ wl_meta_big() {	# system dir
 wl_small() {
 	local s=$1 d=${DIR[$1]}/small
 	mkdir -p "$d"
-	# -m: passthrough_hp 3.14 cannot set times (EOPNOTSUPP); all skip it
-	timed tar_x "$s" 0 tar -xmf "$TARBALL" -C "$d"
+	timed tar_x "$s" 0 tar -xf "$TARBALL" -C "$d"
 	dropc
 	timed du "$s" 0 du -s "$d"
 	dropc
