@@ -111,7 +111,8 @@ static void reply_rc(fuse_req_t req, const char *op, int rc)
 	int e = fuse_errno(rc);
 	if (e == EIO) {
 		const char *d = fs_errdetail();
-		lsmfs_log(LOG_ERR, "%s: %s%s%s", op, fs_strerror(rc), *d ? ": " : "", d);
+		lsmfs_log(LOG_ERR, "%s: replied EIO: %s%s%s", op, fs_strerror(rc),
+			  *d ? ": " : "", d);
 	}
 	fuse_reply_err(req, e);
 }

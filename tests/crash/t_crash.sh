@@ -91,6 +91,10 @@ for cycle in $(seq 1 "$CYCLES"); do
 			fail "cycle $cycle: workload exit $rc: $(tail -n 5 "$T/workload.err")"
 		fi
 	done
+	if grep -q "replied EIO" "$LOG"; then
+		fail "cycle $cycle: the daemon replied EIO: $(grep "replied EIO" "$LOG" | head -3)"
+		exit 1
+	fi
 	run fusermount3 -u -z "$MNT" 2>/dev/null
 	fsck_crashed "$cycle"
 	t0=$EPOCHREALTIME
