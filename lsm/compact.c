@@ -322,11 +322,14 @@ static bool room_for_job(lsm_db *db, const lsm_job *j)
 	uint64_t need = job_input_bytes(j) + flushes + atomic_load(&db->space_reserved);
 	if (free_bytes >= need)
 		return true;
-	if (!db->cs->nospace_wait)
+	if (!db->cs->nospace_wait) {
 		lsm_log(db, "compaction (%s) L%d->L%d waits for disk space: %llu bytes free,"
 			" %llu wanted (inputs, memtables, running jobs)", job_names[j->kind],
 			j->level, j->out_level, (unsigned long long)free_bytes,
 			(unsigned long long)need);
+		/* writers stalled on L0 stop waiting (db.c make_room) */
+		pthread_cond_broadcast(&db->bg_cv);
+	}
 	db->cs->nospace_wait = true;
 	return false;
 }
@@ -943,7 +946,7 @@ static void *worker_main(void *arg)
 		 * space is not latched: nothing was lost (the inputs stay), so
 		 * writes go on while background jobs wait for room. */
 		if (rc == -ENOSPC && !unsure) {
-			cs->nospace_wait = true;
+			cs->nospace_wait = true;	/* bg_cv is broadcast below */
 		} else if (rc < 0 && rc != LSM_E_CANCELLED) {
 			lsm_err_set_detail(why);
 			lsm_db_set_bg_error(db, rc);
@@ -998,6 +1001,11 @@ void lsm_compact_resume(lsm_db *db)
 		return;
 	cs->paused--;
 	pthread_cond_broadcast(&cs->work_cv);
+}
+
+bool lsm_compact_waiting_for_room(const lsm_db *db)
+{
+	return db->cs && db->cs->nospace_wait;
 }
 
 void lsm_compact_maybe_schedule(lsm_db *db)

@@ -347,7 +347,14 @@ static int make_room(lsm_db *db, bool force)
 		if (db->closing)
 			return lsm_err(LSM_E_CLOSED, "database is closing");
 		size_t l0 = db->current->nfiles[0];
-		bool compacting = !db->opt.disable_auto_compaction;
+		/* Slowing or stopping writes until compaction catches up makes
+		 * sense only while it can run: when it waits for disk space,
+		 * waiting here could last for ever, and the writes that would
+		 * wait include the deletions that bring space back.  L0 then
+		 * grows past its triggers; flushes still need their room and
+		 * fail with ENOSPC without it. */
+		bool compacting = !db->opt.disable_auto_compaction &&
+				  !lsm_compact_waiting_for_room(db);
 		if (allow_delay && compacting &&
 		    l0 >= (size_t)db->opt.l0_slowdown_trigger) {
 			/* Spread the slowdown over many writes instead of

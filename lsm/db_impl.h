@@ -273,6 +273,9 @@ int lsm_compact_init(lsm_db *db);
 /* Check for work after a flush, a finished job or a snapshot release.
  * REQUIRES: mu. */
 void lsm_compact_maybe_schedule(lsm_db *db);
+/* Background compactions are waiting for disk space (compact.c
+ * room_for_job).  REQUIRES: mu held. */
+bool lsm_compact_waiting_for_room(const lsm_db *db);
 /* Stop workers: cancel running jobs and join.  Called without mu. */
 void lsm_compact_shutdown(lsm_db *db);
 void lsm_compact_stats(lsm_db *db, lsm_stats *st);	/* REQUIRES: mu */
