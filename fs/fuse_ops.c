@@ -104,15 +104,22 @@ static int fuse_errno(int rc)
 	}
 }
 
+/* Log a failed rc with the core's detail: "WHAT: message: detail". */
+static void log_rc(int prio, const char *what, int rc)
+{
+	const char *d = fs_errdetail();
+	lsmfs_log(prio, "%s: %s%s%s", what, fs_strerror(rc), *d ? ": " : "", d);
+}
+
 /* Reply with an error (or 0: success).  An I/O error is also logged with
  * the core's detail: it is the one message that says what went wrong. */
 static void reply_rc(fuse_req_t req, const char *op, int rc)
 {
 	int e = fuse_errno(rc);
 	if (e == EIO) {
-		const char *d = fs_errdetail();
-		lsmfs_log(LOG_ERR, "%s: replied EIO: %s%s%s", op, fs_strerror(rc),
-			  *d ? ": " : "", d);
+		char what[128];
+		snprintf(what, sizeof what, "%s: replied EIO", op);
+		log_rc(LOG_ERR, what, rc);
 	}
 	fuse_reply_err(req, e);
 }
@@ -962,9 +969,9 @@ static void ctl_setxattr(fuse_req_t req, const char *name)
 		return;
 	}
 	if (rc < 0 && fuse_errno(rc) != EIO) {	/* reply_rc logs EIO itself */
-		const char *d = fs_errdetail();
-		lsmfs_log(LOG_WARNING, "control: %s: %s%s%s", name, fs_strerror(rc),
-		       *d ? ": " : "", d);
+		char what[128];
+		snprintf(what, sizeof what, "control: %s", name);
+		log_rc(LOG_WARNING, what, rc);
 	}
 	reply_rc(req, name, rc);
 }

@@ -60,6 +60,8 @@ typedef struct lsm_job {
 	lsm_version *ver;	/* the version the job was picked from */
 	bool trivial;
 	bool bottommost;	/* no level below the output holds its keys */
+	uint64_t reserve;	/* disk it may take while running: its inputs'
+				 * size (0 for a trivial move) */
 } lsm_job;
 
 struct held {
@@ -293,17 +295,6 @@ static lsm_job *pick_dead(lsm_db *db, double ratio, enum job_kind kind, uint64_t
 	return make_job(db, kind, bl, out, one_file(bf), 1);
 }
 
-/*
- * Room on the disk for a background job: its outputs may take as much as
- * its inputs until the inputs are deleted, and flushes must still find
- * room for every memtable after it (they carry the writes, and deletions
- * are writes).  What running jobs may still write is counted as taken
- * (db->space_reserved).  A job that does not fit is not started:
- * compactions wait (cs->nospace_wait) while writes go on, instead of
- * failing half-way and taking the room flushes need.  Manual compactions
- * do not ask: they are how room comes back after mass deletion, and
- * their output is then small.  REQUIRES: mu held.
- */
 static uint64_t job_input_bytes(const lsm_job *j)
 {
 	uint64_t n = 0;
@@ -313,13 +304,24 @@ static uint64_t job_input_bytes(const lsm_job *j)
 	return n;
 }
 
+/*
+ * Room on the disk for a background job: its outputs may take as much as
+ * its inputs until the inputs are deleted (j->reserve), and flushes must
+ * still find room for every memtable after it (they carry the writes, and
+ * deletions are writes).  What running jobs may still write is counted as
+ * taken (db->space_reserved).  A job that does not fit is not started:
+ * compactions wait (cs->nospace_wait) while writes go on, instead of
+ * failing half-way and taking the room flushes need.  Manual compactions
+ * do not ask: they are how room comes back after mass deletion, and
+ * their output is then small.  REQUIRES: mu held.
+ */
 static bool room_for_job(lsm_db *db, const lsm_job *j)
 {
 	uint64_t free_bytes;
 	if (!db->env->free_space || db->env->free_space(db->env, db->path, &free_bytes) < 0)
 		return true;	/* unknown: do not hold work back */
 	uint64_t flushes = (uint64_t)db->opt.write_buffer_size * (uint64_t)(1 + db->opt.max_immutable);
-	uint64_t need = job_input_bytes(j) + flushes + atomic_load(&db->space_reserved);
+	uint64_t need = j->reserve + flushes + atomic_load(&db->space_reserved);
 	if (free_bytes >= need)
 		return true;
 	if (!db->cs->nospace_wait) {
@@ -418,6 +420,7 @@ static lsm_job *pick_job(lsm_db *db)
 		 * table overlaps no other L0 table) */
 		j->trivial = true;
 	}
+	j->reserve = j->trivial ? 0 : job_input_bytes(j);
 	if (!j->trivial && !room_for_job(db, j)) {
 		job_free(j);
 		return NULL;
@@ -900,13 +903,12 @@ static void *worker_main(void *arg)
 		r.db = db;
 		r.j = j;
 		int rc = 0;
-		uint64_t reserved = j->trivial ? 0 : job_input_bytes(j);
-		atomic_fetch_add(&db->space_reserved, reserved);
+		atomic_fetch_add(&db->space_reserved, j->reserve);
 		pthread_mutex_unlock(&db->mu);
 		if (!j->trivial)
 			rc = run_job(&r);
 		pthread_mutex_lock(&db->mu);
-		atomic_fetch_sub(&db->space_reserved, reserved);
+		atomic_fetch_sub(&db->space_reserved, j->reserve);
 		if (rc == 0 && !cs->stop)
 			rc = install_job(db, &r);
 		else if (rc == 0)

@@ -158,8 +158,8 @@ struct lsm_table_builder {
 	lsm_buf rd_arena;	/* range tombstones: seq8 | lp begin | lp end */
 
 	lsm_buf out;		/* a block on its way to disk */
-	lsm_buf wbuf;		/* blocks not yet handed to the env */
-	uint64_t written;	/* bytes handed to the env so far */
+	lsm_buf wbuf;		/* the last offset - wbuf.len bytes, not yet
+				 * handed to the env */
 	unsigned zfails;	/* data blocks in a row zstd could not shrink */
 	unsigned zskip;		/* data blocks still to store without trying */
 	unsigned zbackoff;	/* the next skip after a failure */
@@ -270,9 +270,8 @@ static int tb_drain(lsm_table_builder *tb)
 	int rc = tb->env->append(tb->env, tb->f, tb->wbuf.data, tb->wbuf.len);
 	if (rc < 0)
 		return tb_fail(tb, lsm_err(rc, "%s: writing %zu bytes at offset %" PRIu64 ": %s",
-					   tb->fname, tb->wbuf.len, tb->written,
-					   lsm_strerror(rc)));
-	tb->written += tb->wbuf.len;
+					   tb->fname, tb->wbuf.len,
+					   tb->offset - tb->wbuf.len, lsm_strerror(rc)));
 	lsm_buf_clear(&tb->wbuf);
 	return 0;
 }
