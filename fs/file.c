@@ -425,17 +425,28 @@ static int write_prep(lsmfs *fs, struct fs_inode *ip, lsm_batch *b,
 	return rc;
 }
 
-/* Commit the results of write_prep/truncate after the batch was written. */
-static void commit_data(lsmfs *fs, struct fs_inode *ip, const fs_attr *a,
-			char *nidata, bool nidata_set)
+/* Finish a data change: add the inode record (a, with inline data idata)
+ * to b, write b, and once it is written make a (and *nidata, when
+ * nidata_set) the inode's; *nidata then belongs to the inode and is set
+ * to NULL.  what names the operation in an engine error. */
+static int commit_batch(lsmfs *fs, struct fs_inode *ip, lsm_batch *b,
+			const fs_attr *a, const char *idata, char **nidata,
+			bool nidata_set, const char *what)
 {
+	int rc = fs_batch_inode(b, ip->ino, a, idata);
+	if (rc == 0 && (rc = lsm_write(fs->db, fs_wo(), b)) < 0)
+		rc = fs_eng(rc, what);
+	if (rc < 0)
+		return rc;
 	if (nidata_set) {
 		fs_idata_set(fs, ip, NULL, false);
 		ip->a = *a;
-		fs_idata_set(fs, ip, nidata, true);
+		fs_idata_set(fs, ip, *nidata, true);
 	} else {
 		ip->a = *a;
 	}
+	*nidata = NULL;
+	return 0;
 }
 
 static int do_write(lsmfs *fs, const fs_cred *c, struct fs_inode *ip,
@@ -471,14 +482,7 @@ static int do_write(lsmfs *fs, const fs_cred *c, struct fs_inode *ip,
 	}
 	FS_ERR(write_prep(fs, ip, b, &a, buf, size, off, &nidata, &nidata_set));
 	a.mtime = a.ctime = now;
-	FS_ERR(fs_batch_inode(b, ip->ino, &a, nidata));
-	rc = lsm_write(fs->db, fs_wo(), b);
-	if (rc < 0) {
-		rc = fs_eng(rc, "write");
-		goto err;
-	}
-	commit_data(fs, ip, &a, nidata, nidata_set);
-	nidata = NULL;
+	FS_ERR(commit_batch(fs, ip, b, &a, nidata, &nidata, nidata_set, "write"));
 	*written = size;
 err:
 	pthread_mutex_unlock(&ip->lock);
@@ -688,14 +692,11 @@ static int uninline_now(lsmfs *fs, struct fs_inode *ip)
 	lsm_batch *b = lsm_batch_new();
 	if (!b)
 		return -ENOMEM;
+	char *none = NULL;
 	rc = uninline(fs, ip, b, &a);
 	if (rc == 0)
-		rc = fs_batch_inode(b, ip->ino, &a, NULL);
-	if (rc == 0 && (rc = lsm_write(fs->db, fs_wo(), b)) < 0)
-		rc = fs_eng(rc, "leaving inline data");
+		rc = commit_batch(fs, ip, b, &a, NULL, &none, true, "leaving inline data");
 	lsm_batch_free(b);
-	if (rc == 0)
-		commit_data(fs, ip, &a, NULL, true);
 	return rc;
 }
 
@@ -778,14 +779,7 @@ int fs_fallocate(lsmfs *fs, const fs_cred *c, uint64_t fh, int mode,
 			FS_ERR(fs_idata_load(fs, ip));
 			idata = ip->idata;
 		}
-		FS_ERR(fs_batch_inode(b, ip->ino, &a, idata));
-		rc = lsm_write(fs->db, fs_wo(), b);
-		if (rc < 0) {
-			rc = fs_eng(rc, "fallocate");
-			goto err;
-		}
-		commit_data(fs, ip, &a, nidata, nidata_set);
-		nidata = NULL;
+		FS_ERR(commit_batch(fs, ip, b, &a, idata, &nidata, nidata_set, "fallocate"));
 		if (!(mode & FALLOC_FL_ZERO_RANGE) || (a.flags & FS_IF_INLINE))
 			goto err;
 		/* ZERO_RANGE leaves the range allocated (as ext4's unwritten
@@ -821,14 +815,8 @@ int fs_fallocate(lsmfs *fs, const fs_cred *c, uint64_t fh, int mode,
 			rc = -ENOMEM;
 			goto err;
 		}
-		FS_ERR(fs_batch_inode(b, ip->ino, &a, nidata_set ? nidata : ip->idata));
-		rc = lsm_write(fs->db, fs_wo(), b);
-		if (rc < 0) {
-			rc = fs_eng(rc, "fallocate");
-			goto err;
-		}
-		commit_data(fs, ip, &a, nidata, nidata_set);
-		nidata = NULL;
+		FS_ERR(commit_batch(fs, ip, b, &a, nidata_set ? nidata : ip->idata,
+				    &nidata, nidata_set, "fallocate"));
 		goto err;
 	}
 	rc = alloc_blocks(fs, ip, &a, off >> fs->bshift, fs_nblk(fs, end),
